@@ -1,0 +1,96 @@
+"""The command line. ``main(argv) -> int`` returns the exit code, so tests call it directly.
+
+Exit codes (DESIGN.md §4): 0 nothing failing at or above ``--fail-on``; 1 findings at or
+above it (or failing rule tests); 2 bad usage, invalid rules or unreadable input; 3 the
+evaluation could not complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from policyengine import __version__
+from policyengine.errors import PolicyEngineError
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def _add_rule_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", metavar="DIR", action="append", default=[],
+                        help="a directory (or file) of custom rules, added to the bundled ones; repeatable")
+    parser.add_argument("--no-bundled-rules", action="store_true",
+                        help="use only the rules given with --rules")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policyengine",
+        description="Policy-as-code security checks for Azure Database for PostgreSQL.",
+    )
+    parser.add_argument("--version", action="version", version=f"policyengine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    scan = sub.add_parser("scan", help="evaluate rules against an Azure export",
+                          description="Evaluate rules against Azure Resource Graph exports "
+                          "(az graph query JSON, a JSON array of rows, or NDJSON). With no "
+                          "PATH, scans the bundled example estate.")
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="export files ('-' for stdin)")
+    _add_rule_options(scan)
+    scan.add_argument("--rule", metavar="ID", action="append", default=[],
+                      help="evaluate only this rule; repeatable")
+    scan.add_argument("--format", choices=("table", "json"), default="table")
+    scan.add_argument("--output", "-o", metavar="FILE", help="write the report here (default stdout)")
+    scan.add_argument("--fail-on", choices=SEVERITIES, default="info", metavar="SEVERITY",
+                      help="exit 1 if a failure at or above this severity is found "
+                      "(critical, high, medium, low, info; default info: any failure)")
+
+    rules = sub.add_parser("rules", help="list or show rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    listing = rules_sub.add_parser("list", help="list the rules")
+    _add_rule_options(listing)
+    show = rules_sub.add_parser("show", help="show one rule")
+    show.add_argument("rule_id", metavar="ID")
+    _add_rule_options(show)
+
+    test = sub.add_parser("test", help="run the rules' inline tests",
+                          description="Run the inline tests of rules. With no PATH and no "
+                          "--rules, tests the bundled rules; otherwise only the rules given.")
+    test.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories")
+    test.add_argument("--rules", metavar="DIR", action="append", default=[],
+                      help="a rule directory to test; repeatable")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help is 0, bad usage is 2
+        return int(exc.code or 0)
+    try:
+        if args.command == "scan":
+            from policyengine.cli.scan import run_scan
+
+            return run_scan(args)
+        if args.command == "rules":
+            from policyengine.cli.rules import run_rules
+
+            return run_rules(args)
+        from policyengine.cli.rules import run_test
+
+        return run_test(args)
+    except PolicyEngineError as exc:
+        print(f"policyengine: {exc}" if exc.span is None else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("policyengine: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""``policyengine scan``: rules × export → report → exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from policyengine import ir
+from policyengine.errors import UsageError
+from policyengine.evaluator import RuleIndex, evaluate_records
+from policyengine.loading.rules import load_rules
+from policyengine.records.assemble import Stats, assemble
+from policyengine.records.reader import open_input
+from policyengine.reports import ReportContext, Summary, formats
+
+EXAMPLE = "estate.json"
+
+
+def example_path() -> str:
+    return str(resources.files("policyengine").joinpath("data", "examples").joinpath(EXAMPLE))
+
+
+def selected_rules(args: argparse.Namespace) -> tuple[ir.Rule, ...]:
+    rules = load_rules([Path(p) for p in args.rules], include_bundled=not args.no_bundled_rules)
+    wanted = getattr(args, "rule", [])
+    if wanted:
+        by_id = {r.id.lower(): r for r in rules}
+        unknown = [w for w in wanted if w.lower() not in by_id]
+        if unknown:
+            raise UsageError(f"unknown rule id: {', '.join(unknown)} (see `policyengine rules list`)")
+        rules = tuple(r for r in rules if r.id.lower() in {w.lower() for w in wanted})
+    if not rules:
+        raise UsageError("no rules to evaluate")
+    return rules
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    rules = selected_rules(args)
+    paths = args.paths or [example_path()]
+    index = RuleIndex(rules)
+    summary = Summary(rules, ir.Severity.parse(args.fail_on))
+    stats = Stats()
+    inputs = [open_input(p) for p in paths]
+    target = Path(args.output) if args.output else None
+    partial = target.with_name(target.name + ".partial") if target else None
+    out: IO[str] = partial.open("w", encoding="utf-8") if partial else sys.stdout
+    try:
+        reporter = formats()[args.format](out, rules)
+        for finding in evaluate_records(index, assemble(inputs, index.wanted(), stats)):
+            summary.add(finding)
+            reporter.add(finding)
+        reporter.finish(summary, ReportContext(tuple(i.name for i in inputs), stats))
+    except BaseException:
+        if partial:
+            out.close()
+            partial.unlink(missing_ok=True)
+        raise
+    if partial and target:
+        out.close()
+        os.replace(partial, target)
+    return summary.exit_code

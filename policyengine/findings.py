@@ -1,0 +1,99 @@
+"""Findings: one verdict of one rule on one resource, with the evidence behind it."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from policyengine.ir import Rule
+from policyengine.records.model import Origin
+
+
+class Verdict(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+    ERROR = "error"
+
+
+#: The order verdicts are listed in summaries.
+VERDICT_ORDER = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.PASS, Verdict.NOT_APPLICABLE)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one comparison saw: the path, the value found (``present`` false if absent),
+    what the rule expected, its own outcome, and a note (default assumed, not observed...)."""
+
+    path: str
+    expected: str
+    actual: Any
+    present: bool
+    outcome: Verdict
+    note: str | None = None
+
+    def sentence(self) -> str:
+        found = json.dumps(self.actual, ensure_ascii=False) if self.present else "absent"
+        text = f"{self.path} is {found}; expected: {self.expected}"
+        return f"{text} ({self.note})" if self.note else text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "expected": self.expected,
+            "outcome": self.outcome.value,
+            "present": self.present,
+        }
+        if self.present:
+            out["actual"] = self.actual
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def fingerprint(rule_id: str, resource_id: str) -> str:
+    """Stable across runs and verdicts: the same rule on the same resource, whatever casing
+    the resource id came with."""
+    digest = hashlib.sha256(f"{rule_id}\x1f{resource_id.lower()}".encode()).hexdigest()
+    return digest[:32]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: Rule
+    resource_id: str
+    resource_type: str
+    subscription_id: str | None
+    verdict: Verdict
+    message: str
+    evidence: tuple[Evidence, ...]
+    origin: Origin
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule.id, self.resource_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report shape of a finding (``schemas/report.schema.json``, ``finding``)."""
+        source: dict[str, Any] = {"file": self.origin.file, "kind": self.origin.kind.value}
+        if self.origin.line:
+            source["line"] = self.origin.line
+        if self.origin.address:
+            source["address"] = self.origin.address
+        return {
+            "rule": {"id": self.rule.id, "severity": self.rule.metadata.severity.label},
+            "resource": {
+                "id": self.resource_id,
+                "type": self.resource_type,
+                "subscriptionId": self.subscription_id,
+                "source": source,
+            },
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "evidence": [e.to_json() for e in self.evidence],
+            "fingerprint": self.fingerprint,
+        }

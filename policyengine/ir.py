@@ -1,0 +1,172 @@
+"""The rule IR: immutable, typed, free of YAML. Both back ends (the Python evaluator and the
+KQL compiler) read only this.
+
+Source spans are kept on every node for messages but excluded from equality, so two rules
+that say the same thing are equal wherever they were written.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from policyengine.errors import Span
+from policyengine.paths import FieldPath
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``--fail-on high`` means ``severity >= Severity.HIGH``."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+class OnMissing(enum.Enum):
+    """What a comparison yields when the value it reads is absent."""
+
+    FAIL = "fail"
+    PASS = "pass"
+    UNKNOWN = "unknown"
+
+
+class Scope(enum.Enum):
+    """Where a related resource lives: under the resource, or in its subscription."""
+
+    CHILD = "child"
+    SUBSCRIPTION = "subscription"
+
+
+class SourceKind(enum.Enum):
+    """Observed data (an export, a live scan) shows actual state; declared data (a template,
+    a plan) shows desired state. Absent data means different things in each."""
+
+    OBSERVED = "observed"
+    DECLARED = "declared"
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``{field: path, <op>: value}``: one operator applied to the value at ``path``."""
+
+    path: FieldPath
+    op: str
+    value: Any = field(hash=False)
+    case_sensitive: bool = False
+    on_missing: OnMissing | None = None
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Count:
+    """``{field: path, count: {where: cond, <numeric op>: n}}``: how many elements of the
+    array at ``path`` satisfy ``where`` (all of them without one), compared with ``n``."""
+
+    path: FieldPath
+    op: str
+    value: int | float
+    where: Condition | None = None
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Condition, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Condition, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+    span: Span | None = field(default=None, compare=False)
+
+
+Condition = Compare | Count | AllOf | AnyOf | Not
+
+
+@dataclass(frozen=True)
+class Related:
+    """Data a rule needs beyond the resource itself: a child resource (a server parameter,
+    the ATP setting) or a subscription-scope resource (the Defender pricing)."""
+
+    name: str
+    type: str
+    resource_name: str
+    scope: Scope = Scope.CHILD
+    default: Any = field(default=None, hash=False)
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """How children are indexed on a record: lower-case type and name."""
+        return (self.type.lower(), self.resource_name.lower())
+
+
+@dataclass(frozen=True)
+class Remediation:
+    text: str
+    portal: str | None = None
+    cli: str | None = None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    id: str
+    title: str
+    severity: Severity
+    description: str
+    remediation: Remediation
+    references: tuple[str, ...] = ()
+    controls: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    """An inline test: a resource, the related data it comes with, the expected verdict."""
+
+    name: str
+    resource: Any = field(hash=False)
+    related: Any = field(hash=False)
+    source: SourceKind
+    expect: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Rule:
+    metadata: Metadata
+    resource_type: str
+    condition: Condition
+    where: Condition | None = None
+    related: tuple[Related, ...] = ()
+    on_missing: OnMissing = OnMissing.UNKNOWN
+    tests: tuple[RuleTest, ...] = ()
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.metadata.id
+
+    def related_named(self, name: str) -> Related | None:
+        for rel in self.related:
+            if rel.name == name:
+                return rel
+        return None

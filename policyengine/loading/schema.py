@@ -1,0 +1,101 @@
+"""Validate rule documents against ``schemas/rule.schema.json`` and turn jsonschema's errors
+into located, readable :class:`RuleLoadError` values naming the offending key."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from policyengine.errors import RuleLoadError
+from policyengine.loading.yaml_nodes import Document, JsonPath
+from policyengine.operators import OPERATORS
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """A bundled JSON Schema by file name (``rule.schema.json``, ``report.schema.json``)."""
+    text = resources.files("policyengine").joinpath("data", "schemas").joinpath(name).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema("rule.schema.json"))
+
+
+def dotted(path: JsonPath) -> str:
+    """``('spec', 'condition', 'allOf', 0)`` -> ``spec.condition.allOf[0]``."""
+    out = ""
+    for seg in path:
+        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else seg)
+    return out or "(document)"
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in choices if c.lower() == word.lower()]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _allowed_keys(error: jsonschema.ValidationError) -> list[str]:
+    props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return list(props)
+
+
+def _is_condition(error: jsonschema.ValidationError) -> bool:
+    return isinstance(error.schema, dict) and "field" in error.schema.get("properties", {})
+
+
+def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadError]:
+    path: JsonPath = tuple(error.absolute_path)
+    where = dotted(path)
+    instance = error.instance
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = _allowed_keys(error)
+        out = []
+        for key in instance:
+            if key in allowed:
+                continue
+            if _is_condition(error):
+                ops = [o for o in allowed if o in OPERATORS]
+                text = f"{where}: unknown operator '{key}'{_did_you_mean(key, ops)}"
+            else:
+                text = f"{where}: unknown key '{key}'{_did_you_mean(key, allowed)}"
+            out.append(RuleLoadError(text, doc.positions.of((*path, key), key=True)))
+        return out
+    if error.validator == "oneOf" and isinstance(instance, dict):
+        choices = [s["required"][0] for s in error.validator_value]
+        present = [k for k in instance if k in choices]
+        if not present:
+            text = f"{where}: no operator; use one of: {', '.join(choices)}"
+        else:
+            text = f"{where}: more than one operator ({', '.join(present)}); use one per condition"
+        return [RuleLoadError(text, doc.positions.of(path))]
+    if error.validator == "required" and isinstance(instance, dict):
+        missing = [k for k in error.validator_value if k not in instance]
+        text = f"{where}: missing required key '{missing[0] if missing else '?'}'"
+        return [RuleLoadError(text, doc.positions.of(path))]
+    return [RuleLoadError(f"{where}: {error.message}", doc.positions.of(path))]
+
+
+def validate(doc: Document) -> list[RuleLoadError]:
+    """Every schema error of one document, located and sorted by position."""
+    errors: list[RuleLoadError] = []
+    seen_unknown_keys: set[JsonPath] = set()
+    raw = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    for error in raw:
+        if error.validator == "additionalProperties":
+            seen_unknown_keys.add(tuple(error.absolute_path))
+    for error in raw:
+        # An unknown operator also leaves the condition with no valid operator; say it once.
+        if error.validator == "oneOf" and tuple(error.absolute_path) in seen_unknown_keys:
+            continue
+        errors.extend(_located(doc, error))
+    errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+    return errors

@@ -1,0 +1,194 @@
+"""Safe YAML loading that keeps the source position of every node.
+
+PyYAML composes a node graph (with marks) and we construct plain Python data from it
+ourselves, so that:
+
+* every value and every mapping key gets a :class:`Span`, kept in a :class:`Positions`
+  table keyed by the JSON path of the value (the same path jsonschema reports);
+* duplicate keys are an error (PyYAML silently keeps the last one);
+* only the core tags are accepted: an explicit tag such as ``!!python/object`` is an error;
+* alias expansion is bounded, so a "billion laughs" document fails fast instead of
+  exhausting memory;
+* scalars follow the YAML 1.2 core schema: ``on``, ``off``, ``yes`` and ``no`` stay strings.
+  This matters here: ``require_secure_transport`` takes the values ``on`` and ``off``, and a
+  YAML 1.1 loader would turn ``equals: on`` into a boolean.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from policyengine.errors import RuleLoadError, Span
+
+JsonPath = tuple[str | int, ...]
+
+#: How many nodes one document may expand to. Rule files are a few hundred nodes; the
+#: bound only exists to stop alias bombs and self-referencing anchors.
+MAX_NODES = 100_000
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+
+class _CoreResolver(BaseResolver):
+    """YAML 1.2 core schema resolution (https://yaml.org/spec/1.2.2/#1032-tag-resolution)."""
+
+
+_CoreResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_CoreResolver.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_CoreResolver.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+_CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+
+
+class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _CoreResolver.__init__(self)
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) of one YAML document stands in its file."""
+
+    file: str
+    values: dict[JsonPath, Span] = field(default_factory=dict)
+    keys: dict[JsonPath, Span] = field(default_factory=dict)
+
+    def of(self, path: JsonPath, *, key: bool = False) -> Span:
+        """The span of the value at ``path`` (or of its key), or of its nearest ancestor."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Span(self.file, 1, 1))
+
+
+@dataclass
+class Document:
+    """One YAML document: its data, the positions of its nodes, and where it starts."""
+
+    data: Any
+    positions: Positions
+    span: Span
+
+
+def _span(file: str, node: yaml.Node) -> Span:
+    mark = node.start_mark
+    return Span(file, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions = Positions(file)
+        self.count = 0
+        self.scalars = SafeConstructor()
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise RuleLoadError(
+                f"document expands to more than {MAX_NODES} nodes (alias expansion is bounded)",
+                _span(self.file, node),
+            )
+        self.positions.values[path] = _span(self.file, node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise self._bad_tag(node)
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        if node.tag != _MAP:
+            raise self._bad_tag(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise RuleLoadError(
+                    "mapping keys must be strings", _span(self.file, key_node)
+                )
+            if key in out:
+                first = self.positions.keys[(*path, key)]
+                raise RuleLoadError(
+                    f"duplicate key '{key}' (first defined at line {first.line})",
+                    _span(self.file, key_node),
+                )
+            self.positions.keys[(*path, key)] = _span(self.file, key_node)
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR:
+            return str(node.value)
+        if node.tag == _NULL:
+            return None
+        if node.tag == _BOOL:
+            return str(node.value).lower() == "true"
+        if node.tag == _INT:
+            return int(str(node.value), 0)
+        if node.tag == _FLOAT:
+            return self.scalars.construct_yaml_float(node)
+        raise self._bad_tag(node)
+
+    def _bad_tag(self, node: yaml.Node) -> RuleLoadError:
+        return RuleLoadError(
+            f"tag '{node.tag}' is not allowed (only plain YAML data is accepted)",
+            _span(self.file, node),
+        )
+
+
+def load_documents(text: str, file: str) -> Iterator[Document]:
+    """Yield every document of a YAML stream (``---`` separated), positions kept."""
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there was one
+                break
+            builder = _Builder(file)
+            data = builder.build(node, ())
+            yield Document(data, builder.positions, _span(file, node))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise RuleLoadError(f"invalid YAML: {problem}", span) from None
+    except yaml.YAMLError as exc:
+        raise RuleLoadError(f"invalid YAML: {exc}", Span(file)) from None
+    finally:
+        loader.dispose()

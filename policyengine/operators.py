@@ -1,0 +1,195 @@
+"""The operator table: every comparison a rule can make, in one place.
+
+Each :class:`Operator` carries the semantics of one operator: what value it takes, whether it
+is about presence (``exists``, ``hasValue``: evaluated on absent values instead of following
+``onMissing``), and its predicate. The JSON Schema's operator list is tested to equal this
+table, and the KQL back end renders from it.
+
+Types are never guessed into a pass. The *expected* value's type decides the comparison:
+a string compares with strings (case-insensitively unless ``caseSensitive``), a number with
+numbers or numeric strings (server parameters are strings in ARM: ``"value": "30"``), a
+boolean with booleans or ``"true"``/``"false"``. Anything else raises :class:`OperandError`,
+which the evaluator turns into an ``error`` verdict — never into ``pass`` or ``fail``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Scalar = str | int | float | bool
+
+
+class OperandError(Exception):
+    """A value has a type the operator cannot compare (a rule or data problem)."""
+
+
+_NUMERIC = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def as_number(actual: Any) -> int | float:
+    """A number, or a string that spells one; anything else is an operand error."""
+    if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        return actual
+    if isinstance(actual, str) and _NUMERIC.match(actual):
+        number = float(actual)
+        return int(number) if number.is_integer() and "." not in actual else number
+    raise OperandError(f"expected a number, found {_type_name(actual)} {_show(actual)}")
+
+
+def _as_bool(actual: Any) -> bool:
+    if isinstance(actual, bool):
+        return actual
+    if isinstance(actual, str) and actual.strip().lower() in ("true", "false"):
+        return actual.strip().lower() == "true"
+    raise OperandError(f"expected a boolean, found {_type_name(actual)} {_show(actual)}")
+
+
+def _as_str(actual: Any) -> str:
+    if isinstance(actual, str):
+        return actual
+    raise OperandError(f"expected a string, found {_type_name(actual)} {_show(actual)}")
+
+
+def _fold(text: str, case_sensitive: bool) -> str:
+    return text if case_sensitive else text.casefold()
+
+
+def values_equal(actual: Any, expected: Any, case_sensitive: bool) -> bool:
+    """Equality driven by the expected value's type (see the module docstring)."""
+    if isinstance(expected, bool):
+        return _as_bool(actual) == expected
+    if isinstance(expected, (int, float)):
+        return as_number(actual) == expected
+    if isinstance(expected, str):
+        return _fold(_as_str(actual), case_sensitive) == _fold(expected, case_sensitive)
+    if isinstance(actual, type(expected)):
+        return bool(actual == expected)
+    raise OperandError(f"cannot compare {_type_name(actual)} with {_type_name(expected)}")
+
+
+def _in(actual: Any, expected: list[Any], case_sensitive: bool) -> bool:
+    errors: list[OperandError] = []
+    for candidate in expected:
+        try:
+            if values_equal(actual, candidate, case_sensitive):
+                return True
+        except OperandError as exc:
+            errors.append(exc)
+    if errors and len(errors) == len(expected):
+        raise errors[0]
+    return False
+
+
+def _contains(actual: Any, expected: Any, case_sensitive: bool) -> bool:
+    if isinstance(actual, list):
+        return _in(expected, actual, case_sensitive)
+    if isinstance(actual, str):
+        return _fold(str(expected), case_sensitive) in _fold(actual, case_sensitive)
+    raise OperandError(f"'contains' needs a string or an array, found {_type_name(actual)}")
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+
+
+def _match(actual: Any, expected: str, case_sensitive: bool) -> bool:
+    return compile_pattern(expected, case_sensitive).fullmatch(_as_str(actual)) is not None
+
+
+def _has_value(actual: Any) -> bool:
+    return actual not in ("", [], {}) if isinstance(actual, (str, list, dict)) else True
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator. ``value`` names the kind of value the rule gives it:
+    ``scalar``, ``list`` (of scalars), ``bool``, ``string``, ``regex``, ``number``, ``count``."""
+
+    name: str
+    value: str
+    describe: str
+    predicate: Callable[[Any, Any, bool], bool]
+    presence: bool = False
+    negated_of: str | None = None
+
+
+def _numeric(compare: Callable[[float, float], bool]) -> Callable[[Any, Any, bool], bool]:
+    return lambda actual, expected, _cs: compare(as_number(actual), expected)
+
+
+def _absent_only(_actual: Any, _expected: Any, _cs: bool) -> bool:
+    raise AssertionError("presence operators are evaluated by the evaluator")
+
+
+OPERATORS: dict[str, Operator] = {
+    op.name: op
+    for op in (
+        Operator("equals", "scalar", "equals {}", values_equal),
+        Operator(
+            "notEquals", "scalar", "does not equal {}",
+            lambda a, e, cs: not values_equal(a, e, cs), negated_of="equals",
+        ),
+        Operator("in", "list", "is one of {}", _in),
+        Operator("notIn", "list", "is none of {}", lambda a, e, cs: not _in(a, e, cs), negated_of="in"),
+        Operator("exists", "bool", "exists: {}", _absent_only, presence=True),
+        Operator("hasValue", "bool", "has a value: {}", _absent_only, presence=True),
+        Operator("contains", "scalar", "contains {}", _contains),
+        Operator(
+            "notContains", "scalar", "does not contain {}",
+            lambda a, e, cs: not _contains(a, e, cs), negated_of="contains",
+        ),
+        Operator(
+            "startsWith", "string", "starts with {}",
+            lambda a, e, cs: _fold(_as_str(a), cs).startswith(_fold(e, cs)),
+        ),
+        Operator(
+            "endsWith", "string", "ends with {}",
+            lambda a, e, cs: _fold(_as_str(a), cs).endswith(_fold(e, cs)),
+        ),
+        Operator("match", "regex", "matches the pattern {}", _match),
+        Operator("greater", "number", "is greater than {}", _numeric(lambda a, e: a > e)),
+        Operator("greaterOrEquals", "number", "is at least {}", _numeric(lambda a, e: a >= e)),
+        Operator("less", "number", "is less than {}", _numeric(lambda a, e: a < e)),
+        Operator("lessOrEquals", "number", "is at most {}", _numeric(lambda a, e: a <= e)),
+        Operator("count", "count", "count {}", _absent_only),
+    )
+}
+
+#: The operators a ``count`` compares its number with.
+COUNT_COMPARISONS = ("equals", "notEquals", "greater", "greaterOrEquals", "less", "lessOrEquals")
+
+
+def presence_holds(op: str, actual: Any, present: bool) -> bool:
+    """``exists`` and ``hasValue``: whether the value is there (and, for hasValue, not empty)."""
+    if not present:
+        return False
+    return True if op == "exists" else _has_value(actual)
+
+
+def describe(op: str, expected: Any) -> str:
+    """What the rule expects, in words: ``is one of ["TLSv1.2", "TLSv1.3"]``."""
+    return OPERATORS[op].describe.format(_show(expected))

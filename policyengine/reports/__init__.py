@@ -1,0 +1,68 @@
+"""Reports: a summary that every format shares, and one module per format, chosen by name.
+
+A reporter receives findings one at a time (``add``) and the summary at the end
+(``finish``), so a format that can stream (JSON) never holds the findings in memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from policyengine import ir
+from policyengine.findings import Finding, Verdict
+from policyengine.records.assemble import Stats
+
+#: Verdicts that count against ``--fail-on``: a failure, or a rule that could not be
+#: evaluated (a resource that cannot be judged is not compliant).
+FAILING = (Verdict.FAIL, Verdict.ERROR)
+
+
+@dataclass
+class Summary:
+    rules: tuple[ir.Rule, ...]
+    fail_on: ir.Severity
+    counts: dict[str, Counter[Verdict]] = field(default_factory=dict)
+    failing: int = 0
+
+    def add(self, finding: Finding) -> None:
+        self.counts.setdefault(finding.rule.id, Counter())[finding.verdict] += 1
+        if finding.verdict in FAILING and finding.rule.metadata.severity >= self.fail_on:
+            self.failing += 1
+
+    def total(self, verdict: Verdict | None = None) -> int:
+        return sum(c[verdict] if verdict else sum(c.values()) for c in self.counts.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failing else 0
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a report says besides findings: the inputs and what they held."""
+
+    inputs: tuple[str, ...]
+    stats: Stats
+
+
+class Reporter(Protocol):
+    def add(self, finding: Finding) -> None: ...
+
+    def finish(self, summary: Summary, context: ReportContext) -> None: ...
+
+
+ReporterFactory = Callable[[IO[str], tuple[ir.Rule, ...]], Reporter]
+
+
+def formats() -> dict[str, ReporterFactory]:
+    """Report formats by name (imported lazily: a scan loads only the one it writes)."""
+    from policyengine.reports.json_report import JsonReporter
+    from policyengine.reports.table import TableReporter
+
+    return {"table": TableReporter, "json": JsonReporter}
+
+
+FORMAT_NAMES = ("table", "json")
