@@ -33,9 +33,10 @@ from policyengine.errors import RuleLoadError, Span
 
 JsonPath = tuple[str | int, ...]
 
-#: How many nodes one document may expand to. Rule files are a few hundred nodes; the
-#: bound only exists to stop alias bombs and self-referencing anchors.
+#: How many nodes one document may expand to, and how deep it may nest. Rule files are a few
+#: hundred nodes; the bounds only exist to stop alias bombs and self-referencing anchors.
 MAX_NODES = 100_000
+MAX_DEPTH = 100
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -114,6 +115,7 @@ class _Builder:
         self.file = file
         self.positions = Positions(file)
         self.count = 0
+        self.active: list[yaml.Node] = []
         self.scalars = SafeConstructor()
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
@@ -124,13 +126,22 @@ class _Builder:
                 _span(self.file, node),
             )
         self.positions.values[path] = _span(self.file, node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if any(node is open_node for open_node in self.active):
+            raise RuleLoadError("an alias refers to a node that contains it (alias expansion is bounded)",
+                                _span(self.file, node))
+        if len(self.active) >= MAX_DEPTH:
+            raise RuleLoadError(f"nested more than {MAX_DEPTH} levels deep", _span(self.file, node))
+        self.active.append(node)
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             if node.tag != _SEQ:
                 raise self._bad_tag(node)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        finally:
+            self.active.pop()
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
         if node.tag != _MAP:
@@ -160,7 +171,8 @@ class _Builder:
         if node.tag == _BOOL:
             return str(node.value).lower() == "true"
         if node.tag == _INT:
-            return int(str(node.value), 0)
+            text = str(node.value)
+            return int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10)
         if node.tag == _FLOAT:
             return self.scalars.construct_yaml_float(node)
         raise self._bad_tag(node)
