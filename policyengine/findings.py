@@ -12,7 +12,7 @@ from policyengine.ir import Rule
 from policyengine.records.model import Origin
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
     UNKNOWN = "unknown"

@@ -21,7 +21,7 @@ EXAMPLE = "estate.json"
 
 
 def example_path() -> str:
-    return str(resources.files("policyengine").joinpath("data", "examples").joinpath(EXAMPLE))
+    return str(resources.files("policyengine") / "data" / "examples" / EXAMPLE)
 
 
 def selected_rules(args: argparse.Namespace) -> tuple[ir.Rule, ...]:

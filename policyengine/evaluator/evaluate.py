@@ -178,7 +178,7 @@ def evaluate(rule: ir.Rule, record: Record) -> Finding:
     """The verdict of ``rule`` on ``record``, with evidence and a message."""
     evaluation = _Evaluation(rule, record)
     try:
-        verdict, evidence = PASS, []
+        verdict, evidence = PASS, list[Evidence]()
         if rule.where is not None:
             applies, evidence = evaluation.run(rule.where)
             if applies is FAIL:

@@ -25,7 +25,7 @@ TEST_SUFFIXES = (".tests.yaml", ".tests.yml")
 
 
 def bundled_rules_dir() -> Path:
-    return Path(str(resources.files("policyengine").joinpath("data", "rules")))
+    return Path(str(resources.files("policyengine") / "data" / "rules"))
 
 
 class _RuleBuilder:
@@ -206,11 +206,10 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[ir.Rule], li
 def rule_files(path: Path) -> list[Path]:
     """``path`` itself, or every rule file below a directory (sorted, test files left out)."""
     if path.is_dir():
-        found = [
+        return [
             p for p in sorted(path.rglob("*"))
             if p.is_file() and p.name.endswith(RULE_SUFFIXES) and not p.name.endswith(TEST_SUFFIXES)
         ]
-        return found
     return [path]
 
 

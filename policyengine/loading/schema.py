@@ -18,7 +18,7 @@ from policyengine.operators import OPERATORS
 
 def load_schema(name: str) -> dict[str, Any]:
     """A bundled JSON Schema by file name (``rule.schema.json``, ``report.schema.json``)."""
-    text = resources.files("policyengine").joinpath("data", "schemas").joinpath(name).read_text("utf-8")
+    text = (resources.files("policyengine") / "data" / "schemas" / name).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -70,7 +70,7 @@ def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadE
             out.append(RuleLoadError(text, doc.positions.of((*path, key), key=True)))
         return out
     if error.validator == "oneOf" and isinstance(instance, dict):
-        choices = [s["required"][0] for s in error.validator_value]
+        choices = [s["required"][0] for s in list(error.validator_value)]  # type: ignore[arg-type]
         present = [k for k in instance if k in choices]
         if not present:
             text = f"{where}: no operator; use one of: {', '.join(choices)}"
@@ -78,7 +78,7 @@ def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadE
             text = f"{where}: more than one operator ({', '.join(present)}); use one per condition"
         return [RuleLoadError(text, doc.positions.of(path))]
     if error.validator == "required" and isinstance(instance, dict):
-        missing = [k for k in error.validator_value if k not in instance]
+        missing = [k for k in list(error.validator_value) if k not in instance]  # type: ignore[arg-type]
         text = f"{where}: missing required key '{missing[0] if missing else '?'}'"
         return [RuleLoadError(text, doc.positions.of(path))]
     return [RuleLoadError(f"{where}: {error.message}", doc.positions.of(path))]

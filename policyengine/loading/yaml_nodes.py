@@ -51,7 +51,9 @@ class _CoreResolver(BaseResolver):
     """YAML 1.2 core schema resolution (https://yaml.org/spec/1.2.2/#1032-tag-resolution)."""
 
 
-_CoreResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_CoreResolver.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _CoreResolver.add_implicit_resolver(
     _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
 )
@@ -173,7 +175,7 @@ class _Builder:
         if node.tag == _INT:
             text = str(node.value)
             return int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10)
-        if node.tag == _FLOAT:
+        if node.tag == _FLOAT and isinstance(node, yaml.ScalarNode):
             return self.scalars.construct_yaml_float(node)
         raise self._bad_tag(node)
 

@@ -164,15 +164,15 @@ class Assembler:
                 self._check_unsealed(sub.id.rsplit("/", 1)[-1], row, origin)
                 sub.children[key] = data
             else:
-                self.stats.ignored[rtype] += 1
+                self.stats.ignored[ltype] += 1
             if ltype not in self.wanted.targets:
                 return
         if ltype not in self.wanted.targets:
-            self.stats.ignored[rtype or "(no type)"] += 1
+            self.stats.ignored[ltype or "(no type)"] += 1
             if self.streaming:
                 yield from self._flush()
             return
-        self.stats.resources[rtype] += 1
+        self.stats.resources[ltype] += 1
         if self.streaming:
             yield from self._flush()
             if sid:
@@ -182,7 +182,7 @@ class Assembler:
         if lid in self.pending:
             self.stats.note(Span(file, row.line),
                             f"duplicate row for {rid}; this later row replaces the earlier one")
-            self.stats.resources[rtype] -= 1
+            self.stats.resources[ltype] -= 1
         pending = self.pending[lid] = _Pending(data, origin)
         for key, child, _ in self.orphans.pop(lid, []):
             pending.children[key] = child
@@ -193,7 +193,7 @@ class Assembler:
         parent = parent_id(data["id"]).lower()
         parent_type = rtype.rsplit("/", 1)[0].lower()
         if parent_type not in self.wanted.targets or key not in self.wanted.children:
-            self.stats.ignored[rtype] += 1
+            self.stats.ignored[key[0]] += 1
             return
         pending = self.pending.get(parent)
         if pending is not None and (not self.streaming or parent == self.current):
@@ -241,7 +241,7 @@ class Assembler:
         if self.wanted.subscriptions:
             for lsid in sorted(self.subscriptions):
                 sub = self.subscriptions[lsid]
-                self.stats.resources["Microsoft.Resources/subscriptions"] += 1
+                self.stats.resources[SUBSCRIPTION_TYPE] += 1
                 yield self._sub_record(sub)
 
 

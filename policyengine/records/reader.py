@@ -174,7 +174,7 @@ def _table_rows(table: Any, name: str, line: int) -> Iterator[tuple[Any, int]]:
     for values in table["rows"]:
         if not isinstance(values, list) or len(values) != len(names):
             raise InputError("a table row does not match its columns", Span(name, line))
-        yield dict(zip(names, values)), line
+        yield dict(zip(names, values, strict=True)), line
 
 
 def _checked(value: Any, line: int, name: str) -> Row:
@@ -195,7 +195,8 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int) -> Itera
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", Span(name, lineno, exc.colno)) from None
+            col = min(exc.pos, len(text.rstrip("\r\n"))) + 1
+            raise InputError(f"invalid JSON: {exc.msg}", Span(name, lineno, col)) from None
         yield _checked(value, lineno, name)
 
 
@@ -268,7 +269,7 @@ def open_input(path: str) -> Input:
     if path == "-":
         return read_input(sys.stdin, "<stdin>")
     try:
-        handle = Path(path).open("r", encoding="utf-8")
+        handle = Path(path).open("r", encoding="utf-8")  # noqa: SIM115 - closed by the row stream
     except OSError as exc:
         raise InputError(f"cannot read input: {exc.strerror or exc}", Span(path)) from None
     try:

@@ -32,6 +32,10 @@ class Summary:
         if finding.verdict in FAILING and finding.rule.metadata.severity >= self.fail_on:
             self.failing += 1
 
+    def count(self, rule_id: str, verdict: Verdict) -> int:
+        counts = self.counts.get(rule_id)
+        return counts[verdict] if counts else 0
+
     def total(self, verdict: Verdict | None = None) -> int:
         return sum(c[verdict] if verdict else sum(c.values()) for c in self.counts.values())
 

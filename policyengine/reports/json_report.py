@@ -64,7 +64,7 @@ class JsonReporter:
                 "verdicts": {v.value: summary.total(v) for v in VERDICT_ORDER},
                 "rules": [
                     {"id": r.id, "severity": r.metadata.severity.label,
-                     **{v.value: summary.counts.get(r.id, {}).get(v, 0) for v in VERDICT_ORDER}}
+                     **{v.value: summary.count(r.id, v) for v in VERDICT_ORDER}}
                     for r in self.rules
                 ],
                 "failOn": summary.fail_on.label,

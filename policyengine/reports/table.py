@@ -53,12 +53,10 @@ class TableReporter:
         write = self.out.write
         rows = []
         for rule in self.rules:
-            counts = summary.counts.get(rule.id, {})
             rows.append([
                 rule.id, rule.metadata.severity.label, rule.metadata.title,
-                counts.get(Verdict.PASS, 0), counts.get(Verdict.FAIL, 0),
-                counts.get(Verdict.UNKNOWN, 0), counts.get(Verdict.NOT_APPLICABLE, 0),
-                counts.get(Verdict.ERROR, 0),
+                *(summary.count(rule.id, v) for v in (Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN,
+                                                       Verdict.NOT_APPLICABLE, Verdict.ERROR)),
             ])
         headers = ["rule", "severity", "title", "pass", "fail", "unknown", "n/a", "error"]
         write(tabulate(rows, headers, tablefmt="simple") + "\n")
