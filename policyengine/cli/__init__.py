@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from policyengine import __version__
-from policyengine.errors import PolicyEngineError
+from policyengine.errors import PolicyEngineError, RuleLoadErrors
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_test(args)
     except PolicyEngineError as exc:
-        print(f"policyengine: {exc}" if exc.span is None else str(exc), file=sys.stderr)
+        located = exc.span is not None or isinstance(exc, RuleLoadErrors)
+        print(str(exc) if located else f"policyengine: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("policyengine: interrupted", file=sys.stderr)
