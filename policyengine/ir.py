@@ -8,10 +8,12 @@ that say the same thing are equal wherever they were written.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from policyengine.errors import Span
+from policyengine.operators import describe
 from policyengine.paths import FieldPath
 
 
@@ -67,6 +69,11 @@ class Compare:
     on_missing: OnMissing | None = None
     span: Span | None = field(default=None, compare=False)
 
+    @functools.cached_property
+    def expected_text(self) -> str:
+        """What the comparison expects, in words (computed once: evidence needs it often)."""
+        return describe(self.op, self.value)
+
 
 @dataclass(frozen=True)
 class Count:
@@ -78,6 +85,10 @@ class Count:
     value: int | float
     where: Condition | None = None
     span: Span | None = field(default=None, compare=False)
+
+    @functools.cached_property
+    def expected_text(self) -> str:
+        return f"count {describe(self.op, self.value)}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from policyengine import ir
 from policyengine.findings import Evidence, Finding, Verdict
-from policyengine.operators import OPERATORS, OperandError, describe, presence_holds
+from policyengine.operators import OPERATORS, OperandError, presence_holds
 from policyengine.paths import MISSING, FieldPath, lookup
 from policyengine.records.model import SUBSCRIPTION_TYPE, Record
 
@@ -116,7 +116,7 @@ class _Evaluation:
 
     def compare(self, node: ir.Compare, element: Any) -> tuple[Verdict, list[Evidence]]:
         value, observed, note = self.value(node.path, element)
-        expected = describe(node.op, node.value)
+        expected = node.expected_text
         if not observed:
             return UNKNOWN, [Evidence(node.path.text, expected, None, False, UNKNOWN, note)]
         present = value is not MISSING
@@ -138,7 +138,7 @@ class _Evaluation:
 
     def count(self, node: ir.Count, element: Any) -> tuple[Verdict, list[Evidence]]:
         value, observed, note = self.value(node.path, element)
-        expected = f"count {describe(node.op, node.value)}"
+        expected = node.expected_text
         if not observed:
             return UNKNOWN, [Evidence(node.path.text, expected, None, False, UNKNOWN, note)]
         if value is MISSING:
