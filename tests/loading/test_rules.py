@@ -82,7 +82,7 @@ BASE = "resource: Microsoft.DBforPostgreSQL/flexibleServers\n"
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("a: [1\n", ["bad.yaml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>'"],
+        pytest.param("a: [1\n", ["bad.yaml:2:1: invalid YAML: did not find expected ',' or ']'"],
                      id="bad-yaml"),
         pytest.param(rule_text(BASE + "condition: {field: name, exists: true}").replace(
             "  title: A test rule\n", "  title: A test rule\n  title: again\n"),

@@ -46,7 +46,7 @@ def test_several_documents() -> None:
         ("a: !!python/object:os.system x\n", "f.yaml:1:4", "tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
         ("a: !custom x\n", "f.yaml:1:4", "tag '!custom' is not allowed"),
         ("a: [1, 2\n", "f.yaml:2:1", "invalid YAML"),
-        ("a: b: c\n", "f.yaml:1:5", "invalid YAML: mapping values are not allowed here"),
+        ("a: b: c\n", "f.yaml:1:5", "invalid YAML: mapping values are not allowed in this context"),
         ("? [1]\n: x\n", "f.yaml:1:3", "mapping keys must be strings"),
     ],
 )
