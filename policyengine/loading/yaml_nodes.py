@@ -81,9 +81,9 @@ class _PyLoader(Reader, Scanner, Parser, Composer, _CoreResolver):
 if yaml.__with_libyaml__:
     # libyaml scans and composes in C (ten times faster than the pure-Python scanner), with
     # the same marks, the same errors and our resolver.
-    class _CLoader(yaml.cyaml.CParser, _CoreResolver):  # type: ignore[misc]
+    class _CLoader(yaml.cyaml.CParser, _CoreResolver):  # type: ignore[misc,name-defined]
         def __init__(self, stream: str) -> None:
-            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.cyaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
             _CoreResolver.__init__(self)
 
     _Loader: type = _CLoader
