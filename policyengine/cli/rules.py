@@ -34,6 +34,8 @@ def run_rules(args: argparse.Namespace) -> int:
         print(f"  defined at:  {rule.span.prefix()}")
     print(f"  description: {rule.metadata.description}")
     print(f"  remediation: {rule.metadata.remediation.text}")
+    if rule.metadata.remediation.portal:
+        print(f"  portal:      {rule.metadata.remediation.portal}")
     if rule.metadata.remediation.cli:
         print(f"  az command:  {rule.metadata.remediation.cli}")
     for ref in rule.metadata.references:

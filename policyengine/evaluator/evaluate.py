@@ -57,15 +57,18 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     if rel.key in children:
         child = children[rel.key]
         return _Related(MISSING if child is None else child, True)
-    if holder.origin.kind is ir.SourceKind.DECLARED:
+    if holder.origin.kind is ir.SourceKind.DECLARED and rel.scope is ir.Scope.CHILD:
+        # A template declares its resources' children; it does not own the subscription, so
+        # a subscription-scope resource it does not contain stays not observed.
         if rel.default is not None:
             return _Related(rel.default, True, f"{rel.type} '{rel.resource_name}' is not "
                             "declared; the platform default was assumed")
         return _Related(MISSING, True)
     reason = holder.unread.get(rel.type.lower())
     if reason is None:
-        reason = (f"{rel.type} '{rel.resource_name}' of {holder.id} is not in the input; "
-                  "Azure always has it, so it was not read")
+        owner = "the subscription's" if rel.scope is ir.Scope.SUBSCRIPTION else "the resource's"
+        reason = (f"{owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' is not in the input "
+                  "(Azure always has it: it was not read)")
     return _Related(MISSING, False, reason)
 
 
@@ -108,9 +111,10 @@ class _Evaluation:
         results = [self.run(item, element) for item in node.items]
         decisive = FAIL if isinstance(node, ir.AllOf) else PASS
         for wanted in (decisive, UNKNOWN):
-            chosen = [ev for verdict, evs in results if verdict is wanted for ev in evs]
             if any(verdict is wanted for verdict, _ in results):
-                return wanted, chosen
+                # An undecided anyOf shows its failing items too: they are why it is no pass.
+                keep = (UNKNOWN, FAIL) if wanted is UNKNOWN and decisive is PASS else (wanted,)
+                return wanted, [ev for verdict, evs in results if verdict in keep for ev in evs]
         other = PASS if decisive is FAIL else FAIL
         return other, [ev for _, evs in results for ev in evs]
 
@@ -124,7 +128,10 @@ class _Evaluation:
         if op.presence:
             verdict = PASS if presence_holds(node.op, value, present) == node.value else FAIL
         elif not present:
-            on_missing = node.on_missing or self.rule.on_missing
+            # The rule's onMissing speaks of the resource's data. An array element compared in
+            # count.where that lacks the value simply does not match, unless the leaf says so.
+            default = ir.OnMissing.FAIL if node.path.element else self.rule.on_missing
+            on_missing = node.on_missing or default
             verdict = _ON_MISSING[on_missing]
             note = f"absent, so onMissing: {on_missing.value}" + (f"; {note}" if note else "")
         else:

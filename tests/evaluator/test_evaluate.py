@@ -120,7 +120,8 @@ def test_related_observed_found_absent_and_unread(make_rule: Callable[[str], ir.
     assert evaluate(rule, found).verdict is Verdict.PASS
     not_read = evaluate(rule, record())
     assert not_read.verdict is Verdict.UNKNOWN
-    assert "is not in the input; Azure always has it" in not_read.message
+    assert ("the resource's flexibleServers/configurations 'ssl_min_protocol_version' is not in the input "
+            "(Azure always has it: it was not read)") in not_read.message
     unread = Record(SERVER_ID, FLEX, {"id": SERVER_ID}, Origin("live"), {},
                     {TLS_KEY[0]: "ARM GET .../configurations returned 403 Forbidden"})
     assert "403 Forbidden" in evaluate(rule, unread).message
@@ -136,6 +137,21 @@ def test_related_declared_takes_the_default(make_rule: Callable[[str], ir.Rule])
     assert "the platform default was assumed" in (finding.evidence[0].note or "")
     declared = record(kind=ir.SourceKind.DECLARED, children={TLS_KEY: {"properties": {"value": "TLSv1.1"}}})
     assert evaluate(rule, declared).verdict is Verdict.FAIL
+
+
+def test_template_does_not_own_its_subscription(make_rule: Callable[[str], ir.Rule]) -> None:
+    rule = make_rule(REL + "onMissing: fail\ncondition: {field: related.plan.properties.pricingTier, equals: Standard}")
+    sub = Record("/subscriptions/s1", "Microsoft.Resources/subscriptions", {}, Origin("t", 0, ir.SourceKind.DECLARED))
+    finding = evaluate(rule, record(kind=ir.SourceKind.DECLARED, subscription=sub))
+    assert finding.verdict is Verdict.UNKNOWN
+
+
+def test_undecided_any_of_shows_its_failing_items(make_rule: Callable[[str], ir.Rule]) -> None:
+    rule = make_rule(f"resource: {FLEX}\ncondition: {{anyOf: [{{field: properties.a, equals: x}}, "
+                     "{field: properties.b, equals: x}]}")
+    finding = evaluate(rule, record({"a": "y"}))
+    assert finding.verdict is Verdict.UNKNOWN
+    assert [(e.path, e.outcome.value) for e in finding.evidence] == [("properties.a", "fail"), ("properties.b", "unknown")]
 
 
 def test_subscription_scope_and_kleene_across_sources(make_rule: Callable[[str], ir.Rule]) -> None:
@@ -171,9 +187,15 @@ def test_count_with_where(make_rule: Callable[[str], ir.Rule], alerts: Any, expe
     assert evaluate(make_rule(COUNT), record(props)).verdict.value == expected
 
 
+def test_element_without_the_value_does_not_match(make_rule: Callable[[str], ir.Rule]) -> None:
+    rule = make_rule(f"resource: {FLEX}\nonMissing: pass\n"
+                     "condition: {field: properties.alerts, count: {where: {field: '@', notEquals: ''}, equals: 0}}")
+    assert evaluate(rule, record({"alerts": [None, ""]})).verdict is Verdict.PASS
+
+
 def test_count_with_undecided_elements_is_a_range(make_rule: Callable[[str], ir.Rule]) -> None:
     spec = (f"resource: {FLEX}\ncondition: {{field: properties.rules, count: "
-            "{where: {field: '@.port', equals: 22}, greater: 0}}")
+            "{where: {field: '@.port', equals: 22, onMissing: unknown}, greater: 0}}")
     rule = make_rule(spec)
     assert evaluate(rule, record({"rules": [{"port": 22}, {}]})).verdict is Verdict.PASS
     assert evaluate(rule, record({"rules": [{"port": 80}, {}]})).verdict is Verdict.UNKNOWN
