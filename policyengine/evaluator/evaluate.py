@@ -67,8 +67,8 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     reason = holder.unread.get(rel.type.lower())
     if reason is None:
         owner = "the subscription's" if rel.scope is ir.Scope.SUBSCRIPTION else "the resource's"
-        reason = (f"{owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' is not in the input "
-                  "(Azure always has it: it was not read)")
+        reason = (f"not read: {owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' is not in "
+                  "the input, though Azure always has one")
     return _Related(MISSING, False, reason)
 
 

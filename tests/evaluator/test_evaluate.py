@@ -120,8 +120,8 @@ def test_related_observed_found_absent_and_unread(make_rule: Callable[[str], ir.
     assert evaluate(rule, found).verdict is Verdict.PASS
     not_read = evaluate(rule, record())
     assert not_read.verdict is Verdict.UNKNOWN
-    assert ("the resource's flexibleServers/configurations 'ssl_min_protocol_version' is not in the input "
-            "(Azure always has it: it was not read)") in not_read.message
+    assert ("(not read: the resource's flexibleServers/configurations 'ssl_min_protocol_version' is not in the "
+            "input, though Azure always has one)") in not_read.message
     unread = Record(SERVER_ID, FLEX, {"id": SERVER_ID}, Origin("live"), {},
                     {TLS_KEY[0]: "ARM GET .../configurations returned 403 Forbidden"})
     assert "403 Forbidden" in evaluate(rule, unread).message
