@@ -18,8 +18,9 @@ The file holds the rows a snapshot of a real tenant would hold, in the shapes Az
 Values vary so that every verdict occurs: ``require_secure_transport`` ``off``, TLS 1.1, 1.2 and
 1.3 (in Azure's casing and in others: Azure compares case-insensitively), ATP and alert
 policies ``Disabled``, servers being dropped (not applicable), servers whose children are
-missing (a refused ARM GET: unknown), and a handful of corrupt values of the wrong JSON type
-(error).
+missing (a refused ARM GET: unknown), Basic tier single servers (no threat protection: not
+applicable), alert policies that mail nobody or disable alert types, subscriptions without
+the plan, and a handful of corrupt values of the wrong JSON type (error).
 
 Without ``--shuffle`` the first line is the policyengine snapshot header declaring
 ``order: parent-first`` and rows come parent first, so a scan streams. With ``--shuffle`` the
@@ -119,8 +120,8 @@ def _timestamp(rng: random.Random, year_from: int = 2021) -> str:
             f"{rng.randint(0, 9999999):07d}+00:00")
 
 
-def _arg_envelope(rid: str, name: str, rtype: str, sid: str, tenant: str, location: str,
-                  group: str) -> dict[str, Any]:
+def _arg_envelope(rid: str, name: str, rtype: str, sid: str, tenant: str, *,
+                  location: str = "", group: str = "") -> dict[str, Any]:
     """The columns every row of an ARG table has, in ARG's order."""
     return {"id": rid, "name": name, "type": rtype, "tenantId": tenant, "kind": "",
             "location": location, "resourceGroup": group, "subscriptionId": sid, "managedBy": "",
@@ -148,7 +149,7 @@ class Estate:
         for sid, j in self.subscriptions:
             team, env = TEAMS[j % len(TEAMS)], ENVS[j % len(ENVS)]
             row = _arg_envelope(f"/subscriptions/{sid}", f"sub-{team}-{env}-{j:04d}",
-                                SUBSCRIPTION_TYPE, sid, self.tenant, "", "")
+                                SUBSCRIPTION_TYPE, sid, self.tenant)
             row["properties"] = {
                 "state": "Enabled",
                 "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
@@ -179,7 +180,7 @@ class Estate:
 
     def _pricing(self, sid: str, plan: str, props: dict[str, Any]) -> dict[str, Any]:
         row = _arg_envelope(f"/subscriptions/{sid}/providers/Microsoft.Security/pricings/{plan}",
-                            plan, PRICING_TYPE, sid, self.tenant, "", "")
+                            plan, PRICING_TYPE, sid, self.tenant)
         row["properties"] = props
         return row
 
@@ -214,7 +215,8 @@ class Estate:
             network["privateDnsZoneArmResourceId"] = (
                 f"/subscriptions/{sid}/resourceGroups/rg-network-{env}/providers/Microsoft.Network/"
                 f"privateDnsZones/{env}.private.postgres.database.azure.com")
-        row = _arg_envelope(rid, name, FLEX_TYPE, sid, self.tenant, location, group)
+        row = _arg_envelope(rid, name, FLEX_TYPE, sid, self.tenant,
+                            location=location, group=group)
         row["sku"] = {"name": sku, "tier": tier}
         row["properties"] = {
             "administratorLogin": "pgadmin",
@@ -286,7 +288,8 @@ class Estate:
                 "id": f"{parent}/advancedThreatProtectionSettings/Default",
                 "name": "Default",
                 "type": ATP_TYPE,
-                "properties": {"state": _pick(rng, ATP_STATES), "creationTime": _timestamp(rng)},
+                "properties": {"state": True if corrupt else _pick(rng, ATP_STATES),
+                               "creationTime": _timestamp(rng)},
             }
 
     def _single(self, i: int, sid: str, group: str) -> Iterator[dict[str, Any]]:
@@ -297,9 +300,12 @@ class Estate:
                f"Microsoft.DBforPostgreSQL/servers/{name}")
         location = rng.choice(LOCATIONS)
         cores = rng.choice((2, 4, 8))
-        row = _arg_envelope(rid, name, SINGLE_TYPE, sid, self.tenant, location, group)
-        row["sku"] = {"name": f"GP_Gen5_{cores}", "tier": "GeneralPurpose", "family": "Gen5",
-                      "capacity": cores}
+        basic = rng.random() < 0.1  # Basic tier has no threat protection: not applicable
+        row = _arg_envelope(rid, name, SINGLE_TYPE, sid, self.tenant,
+                            location=location, group=group)
+        row["sku"] = ({"name": "B_Gen5_1", "tier": "Basic", "family": "Gen5", "capacity": 1}
+                      if basic else {"name": f"GP_Gen5_{cores}", "tier": "GeneralPurpose",
+                                     "family": "Gen5", "capacity": cores})
         row["properties"] = {
             "administratorLogin": "pgadmin",
             "storageProfile": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled",
@@ -318,18 +324,29 @@ class Estate:
             "infrastructureEncryption": "Disabled",
             "privateEndpointConnections": [],
         }
+        corrupt = i % 1000 == 513  # values of the wrong JSON type: error verdicts
+        if corrupt:
+            row["properties"].update(sslEnforcement=True, minimalTlsVersion=1.2)
+        elif rng.random() < 0.02:  # a trimmed export without the property: unknown
+            del row["properties"]["sslEnforcement"]
         row["tags"] = {"env": env, "app": app, "owner": f"{app}-team@contoso.com",
                        "migration": "to-flexible-server"}
         yield row
         if rng.random() >= 0.05:  # else the alert policy GET was refused
+            disabled: list[Any] = rng.choice(([""], [""], [""], ["Sql_Injection"],
+                                              ["Access_Anomaly", "Data_Exfiltration"]))
+            emails: list[Any] = rng.choice(([f"{app}-team@contoso.com"], [""],
+                                            ["", "secops@contoso.com"]))
+            if corrupt:
+                disabled, emails = [0], [0]
             yield {
                 "id": f"{rid}/securityAlertPolicies/Default",
                 "name": "Default",
                 "type": ALERT_TYPE,
-                "properties": {"state": _pick(rng, ATP_STATES), "disabledAlerts": [""],
-                               "emailAddresses": [f"{app}-team@contoso.com"],
+                "properties": {"state": _pick(rng, ATP_STATES), "disabledAlerts": disabled,
+                               "emailAddresses": emails,
                                "emailAccountAdmins": rng.random() < 0.3, "storageEndpoint": "",
-                               "retentionDays": 0},
+                               "retentionDays": rng.choice((0, 30, 90))},
             }
 
     def lines(self) -> Iterator[str]:

@@ -41,10 +41,11 @@ def selected_rules(args: argparse.Namespace) -> tuple[ir.Rule, ...]:
 def run_scan(args: argparse.Namespace) -> int:
     rules = selected_rules(args)
     paths = args.paths or [example_path()]
+    shown = {example_path(): f"examples/{EXAMPLE}"}
     index = RuleIndex(rules)
     summary = Summary(rules, ir.Severity.parse(args.fail_on))
     stats = Stats()
-    inputs = [open_input(p) for p in paths]
+    inputs = [open_input(p, shown.get(p)) for p in paths]
     target = Path(args.output) if args.output else None
     partial = target.with_name(target.name + ".partial") if target else None
     out: IO[str] = partial.open("w", encoding="utf-8") if partial else sys.stdout

@@ -263,17 +263,17 @@ def read_input(handle: IO[str], name: str) -> Input:
     return Input(name, header, _guarded(rows, name))
 
 
-def open_input(path: str) -> Input:
+def open_input(path: str, display: str | None = None) -> Input:
     """Open an export for streaming; ``-`` reads standard input. The file is closed when its
-    rows are exhausted."""
+    rows are exhausted. ``display`` is the name messages and findings use (default: path)."""
     if path == "-":
         return read_input(sys.stdin, "<stdin>")
     try:
         handle = Path(path).open("r", encoding="utf-8")  # noqa: SIM115 - closed by the row stream
     except OSError as exc:
-        raise InputError(f"cannot read input: {exc.strerror or exc}", Span(path)) from None
+        raise InputError(f"cannot read input: {exc.strerror or exc}", Span(display or path)) from None
     try:
-        inp = read_input(handle, path)
+        inp = read_input(handle, display or path)
     except BaseException:
         handle.close()
         raise
