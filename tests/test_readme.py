@@ -1,0 +1,34 @@
+"""The README's examples stay true: its rule loads, its tests pass, its commands work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import Result
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_rule() -> str:
+    section = README.read_text("utf-8").split("## Writing a rule", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_rule_tests_pass_and_it_scans(cli: Callable[..., Result], tmp_path: Path) -> None:
+    rules = tmp_path / "my-rules"
+    rules.mkdir()
+    (rules / "public-access.yaml").write_text(readme_rule(), encoding="utf-8")
+    tested = cli("test", str(rules))
+    assert tested.code == 0 and "3 passed, 0 failed" in tested.out
+    scanned = cli("scan", "--rules", str(rules), "--rule", "ACME-PG-001")
+    assert scanned.code == 1
+    assert "ACME-PG-001" in scanned.out
+
+
+def test_readme_shows_the_real_summary(cli: Callable[..., Result]) -> None:
+    result = cli("scan")
+    readme = README.read_text("utf-8")
+    summary = result.out.split("\n\n", 1)[0]
+    assert summary in readme, "README's example output is stale: paste a fresh `policyengine scan`"
+    assert result.out.rstrip().splitlines()[-1] in readme
