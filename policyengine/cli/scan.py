@@ -47,8 +47,14 @@ def run_scan(args: argparse.Namespace) -> int:
     stats = Stats()
     inputs = [open_input(p, shown.get(p)) for p in paths]
     target = Path(args.output) if args.output else None
-    partial = target.with_name(target.name + ".partial") if target else None
-    out: IO[str] = partial.open("w", encoding="utf-8") if partial else sys.stdout
+    # A report file is written beside its name and renamed into place, so a failed scan
+    # never leaves half a report. A device or a pipe (/dev/null, /dev/stdout, a FIFO) is
+    # written directly: renaming over it would replace it.
+    partial = target.with_name(target.name + ".partial") if target and _is_file_target(target) else None
+    try:
+        out: IO[str] = (partial or target).open("w", encoding="utf-8") if target else sys.stdout
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
     try:
         reporter = formats()[args.format](out, rules)
         for finding in evaluate_records(index, assemble(inputs, index.wanted(), stats)):
@@ -56,11 +62,17 @@ def run_scan(args: argparse.Namespace) -> int:
             reporter.add(finding)
         reporter.finish(summary, ReportContext(tuple(i.name for i in inputs), stats))
     except BaseException:
-        if partial:
+        if target:
             out.close()
+        if partial:
             partial.unlink(missing_ok=True)
         raise
-    if partial and target:
+    if target:
         out.close()
+    if partial and target:
         os.replace(partial, target)
     return summary.exit_code
+
+
+def _is_file_target(path: Path) -> bool:
+    return not path.exists() or path.is_file()

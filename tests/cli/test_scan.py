@@ -164,3 +164,27 @@ def test_help_and_version(cli: Cli) -> None:
     assert cli("--help").code == 0
     version = cli("--version")
     assert version.code == 0 and version.out.startswith("policyengine ")
+
+
+def test_output_to_a_device_is_written_in_place(cli: Cli, write: Write, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    import os
+    import threading
+
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    path = estate(write, flex("good", "on"))
+    result = cli("scan", str(path), "--format", "json", "--output", str(fifo))
+    reader.join(timeout=10)
+    assert result.code == 0
+    assert fifo.exists() and not fifo.is_file()  # still the FIFO, not replaced by a file
+    assert json.loads(received[0])["summary"]["total"] > 0
+
+
+def test_unwritable_output_is_a_usage_error(cli: Cli, write: Write, tmp_path: Path) -> None:
+    path = estate(write, flex("good", "on"))
+    result = cli("scan", str(path), "--output", str(tmp_path / "no" / "such" / "dir" / "r.json"))
+    assert result.code == 2
+    assert "cannot write the report to" in result.err
