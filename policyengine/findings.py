@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -62,6 +63,33 @@ def fingerprint(rule_id: str, resource_id: str) -> str:
     return digest[:32]
 
 
+def _compose(title: str, verdict: Verdict, evidence: tuple[Evidence, ...]) -> str:
+    detail = "; ".join(e.sentence() for e in evidence[:3])
+    if len(evidence) > 3:
+        detail += f"; and {len(evidence) - 3} more"
+    if verdict is Verdict.NOT_APPLICABLE:
+        return f"not applicable: {detail}"
+    if verdict is Verdict.UNKNOWN:
+        return f"cannot tell: {detail}"
+    if verdict is Verdict.FAIL:
+        return f"{title} — not met: {detail}"
+    return f"{title} — met: {detail}"
+
+
+@functools.lru_cache(maxsize=8192)
+def _compose_cached(title: str, verdict: Verdict, evidence: tuple[Evidence, ...]) -> str:
+    return _compose(title, verdict, evidence)
+
+
+def compose_message(title: str, verdict: Verdict, evidence: tuple[Evidence, ...]) -> str:
+    """The message of a finding, from its evidence. Servers of an estate share their values,
+    so messages are cached (evidence holding an array is not hashable and is composed)."""
+    try:
+        return _compose_cached(title, verdict, evidence)
+    except TypeError:
+        return _compose(title, verdict, evidence)
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: Rule
@@ -69,9 +97,16 @@ class Finding:
     resource_type: str
     subscription_id: str | None
     verdict: Verdict
-    message: str
     evidence: tuple[Evidence, ...]
     origin: Origin
+    error: str | None = None  # why the rule could not be evaluated (verdict error)
+
+    @property
+    def message(self) -> str:
+        """What a person reads: the verdict and the evidence behind it."""
+        if self.error is not None:
+            return self.error
+        return compose_message(self.rule.metadata.title, self.verdict, self.evidence)
 
     @property
     def fingerprint(self) -> str:

@@ -3,28 +3,35 @@
 * ``allOf`` fails if any item fails, else is unknown if any item is unknown, else passes.
 * ``anyOf`` passes if any item passes, else is unknown if any is unknown, else fails.
 * A comparison whose value is absent yields the rule's ``onMissing`` (``exists`` and
-  ``hasValue`` are about presence and never do).
+  ``hasValue`` are about presence and never do; an array element compared in ``count.where``
+  that lacks the value does not match, unless the comparison sets its own ``onMissing``).
 * Related data that an observed source (an export, a live scan) did not read yields
   ``unknown`` with the reason, whatever ``onMissing`` says: Azure always has every server
   parameter and ATP setting, so its absence from the input says nothing about the server.
   A declared source (a template, a plan) that does not set it gets the platform default.
 * A type the operator cannot compare is an ``error`` verdict, never a pass or a fail.
+
+Each rule is compiled once into closures (as sqlglot's Python executor compiles its tree),
+so evaluating a record does no dispatch on node types and no lookups in the operator table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from policyengine import ir
 from policyengine.findings import Evidence, Finding, Verdict
-from policyengine.operators import OPERATORS, OperandError, presence_holds
+from policyengine.operators import OPERATORS, OperandError, presence_holds, specialize
 from policyengine.paths import MISSING, FieldPath, lookup
 from policyengine.records.model import SUBSCRIPTION_TYPE, Record
 
 PASS, FAIL, UNKNOWN = Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN
 _ON_MISSING = {ir.OnMissing.PASS: PASS, ir.OnMissing.FAIL: FAIL, ir.OnMissing.UNKNOWN: UNKNOWN}
+_NEGATE = {PASS: FAIL, FAIL: PASS, UNKNOWN: UNKNOWN}
+
+Outcome = tuple[Verdict, list[Evidence]]
 
 
 class RuleError(Exception):
@@ -42,9 +49,7 @@ class _Related:
 
 
 def _holder(record: Record, rel: ir.Related) -> Record | None:
-    if rel.scope is ir.Scope.CHILD:
-        return record
-    if record.type.lower() == SUBSCRIPTION_TYPE:
+    if rel.scope is ir.Scope.CHILD or record.type.lower() == SUBSCRIPTION_TYPE:
         return record
     return record.subscription
 
@@ -52,7 +57,7 @@ def _holder(record: Record, rel: ir.Related) -> Record | None:
 def resolve_related(record: Record, rel: ir.Related) -> _Related:
     holder = _holder(record, rel)
     if holder is None:
-        return _Related(MISSING, False, f"{record.id} has no subscription to read {rel.type} from")
+        return _Related(MISSING, False, f"not read: {record.id} has no subscription to read {rel.type} from")
     children: Mapping[Any, Any] = holder.children
     if rel.key in children:
         child = children[rel.key]
@@ -72,138 +77,183 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     return _Related(MISSING, False, reason)
 
 
-class _Evaluation:
-    """One rule on one record. Related data is resolved once per rule and record."""
+class _Context:
+    """One rule on one record: related data is resolved at most once."""
 
-    __slots__ = ("record", "related", "rule")
+    __slots__ = ("record", "related")
 
-    def __init__(self, rule: ir.Rule, record: Record) -> None:
-        self.rule = rule
+    def __init__(self, record: Record) -> None:
         self.record = record
         self.related: dict[str, _Related] = {}
 
-    def value(self, path: FieldPath, element: Any) -> tuple[Any, bool, str | None]:
-        """The value at ``path``, whether its source was observed, and a note."""
-        if path.element:
-            return lookup(element, path.segments), True, None
-        if path.is_related:
-            name = path.related_name
-            rel = self.related.get(name)
-            if rel is None:
-                spec = self.rule.related_named(name)
-                assert spec is not None, "the loader checks related names"
-                rel = self.related[name] = resolve_related(self.record, spec)
-            if not rel.observed:
-                return MISSING, False, rel.note
-            if rel.data is MISSING:
-                return MISSING, True, rel.note
-            return lookup(rel.data, path.segments[2:]), True, rel.note
-        return lookup(self.record.data, path.segments), True, None
 
-    def run(self, node: ir.Condition, element: Any = MISSING) -> tuple[Verdict, list[Evidence]]:
-        if isinstance(node, ir.Compare):
-            return self.compare(node, element)
-        if isinstance(node, ir.Count):
-            return self.count(node, element)
-        if isinstance(node, ir.Not):
-            verdict, evidence = self.run(node.item, element)
-            return {PASS: FAIL, FAIL: PASS}.get(verdict, verdict), evidence
-        results = [self.run(item, element) for item in node.items]
-        decisive = FAIL if isinstance(node, ir.AllOf) else PASS
-        for wanted in (decisive, UNKNOWN):
-            if any(verdict is wanted for verdict, _ in results):
-                # An undecided anyOf shows its failing items too: they are why it is no pass.
-                keep = (UNKNOWN, FAIL) if wanted is UNKNOWN and decisive is PASS else (wanted,)
-                return wanted, [ev for verdict, evs in results if verdict in keep for ev in evs]
-        other = PASS if decisive is FAIL else FAIL
-        return other, [ev for _, evs in results for ev in evs]
+Check = Callable[[_Context, Any], Outcome]
+Getter = Callable[[_Context, Any], tuple[Any, bool, str | None]]
 
-    def compare(self, node: ir.Compare, element: Any) -> tuple[Verdict, list[Evidence]]:
-        value, observed, note = self.value(node.path, element)
-        expected = node.expected_text
+
+def _getter(path: FieldPath, rule: ir.Rule) -> Getter:
+    """A function that reads ``path``: (value or MISSING, observed, note)."""
+    segments = path.segments
+    if path.element:
+        return lambda _ctx, element: (lookup(element, segments), True, None)
+    if not path.is_related:
+        return lambda ctx, _element: (lookup(ctx.record.data, segments), True, None)
+    name = path.related_name
+    spec = rule.related_named(name)
+    assert spec is not None, "the loader checks related names"
+    rest = segments[2:]
+
+    def related(ctx: _Context, _element: Any) -> tuple[Any, bool, str | None]:
+        rel = ctx.related.get(name)
+        if rel is None:
+            rel = ctx.related[name] = resolve_related(ctx.record, spec)
+        if not rel.observed:
+            return MISSING, False, rel.note
+        if rel.data is MISSING:
+            return MISSING, True, rel.note
+        return lookup(rel.data, rest), True, rel.note
+
+    return related
+
+
+def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
+    get = _getter(node.path, rule)
+    text, expected_text = node.path.text, node.expected_text
+    op = OPERATORS[node.op]
+    expected = node.value
+    holds = specialize(node.op, expected, node.case_sensitive) if not op.presence else None
+    # The rule's onMissing speaks of the resource's data. An array element compared in
+    # count.where that lacks the value simply does not match, unless the leaf says so.
+    on_missing = node.on_missing or (ir.OnMissing.FAIL if node.path.element else rule.on_missing)
+    missing_verdict = _ON_MISSING[on_missing]
+    missing_note = f"absent, so onMissing: {on_missing.value}"
+
+    def check(ctx: _Context, element: Any) -> Outcome:
+        value, observed, note = get(ctx, element)
         if not observed:
-            return UNKNOWN, [Evidence(node.path.text, expected, None, False, UNKNOWN, note)]
+            return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
         present = value is not MISSING
-        op = OPERATORS[node.op]
-        if op.presence:
-            verdict = PASS if presence_holds(node.op, value, present) == node.value else FAIL
+        if holds is None:
+            verdict = PASS if presence_holds(op.name, value, present) == expected else FAIL
         elif not present:
-            # The rule's onMissing speaks of the resource's data. An array element compared in
-            # count.where that lacks the value simply does not match, unless the leaf says so.
-            default = ir.OnMissing.FAIL if node.path.element else self.rule.on_missing
-            on_missing = node.on_missing or default
-            verdict = _ON_MISSING[on_missing]
-            note = f"absent, so onMissing: {on_missing.value}" + (f"; {note}" if note else "")
+            verdict = missing_verdict
+            note = f"{missing_note}; {note}" if note else missing_note
         else:
             try:
-                holds = op.predicate(value, node.value, node.case_sensitive)
+                verdict = PASS if holds(value) else FAIL
             except OperandError as exc:
-                raise RuleError(f"{node.path.text}: {exc}") from None
-            verdict = PASS if holds else FAIL
-        actual = value if present else None
-        return verdict, [Evidence(node.path.text, expected, actual, present, verdict, note)]
+                raise RuleError(f"{text}: {exc}") from None
+        return verdict, [Evidence(text, expected_text, value if present else None, present, verdict, note)]
 
-    def count(self, node: ir.Count, element: Any) -> tuple[Verdict, list[Evidence]]:
-        value, observed, note = self.value(node.path, element)
-        expected = node.expected_text
+    return check
+
+
+def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
+    get = _getter(node.path, rule)
+    where = compile_condition(node.where, rule) if node.where is not None else None
+    predicate, expected = OPERATORS[node.op].predicate, node.value
+    text, expected_text = node.path.text, node.expected_text
+
+    def check(ctx: _Context, element: Any) -> Outcome:
+        value, observed, note = get(ctx, element)
         if not observed:
-            return UNKNOWN, [Evidence(node.path.text, expected, None, False, UNKNOWN, note)]
+            return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
         if value is MISSING:
             items: list[Any] = []  # an absent array has no elements, as in Azure Policy
         elif isinstance(value, list):
             items = value
         else:
-            raise RuleError(f"{node.path.text}: count needs an array, found {type(value).__name__}")
+            raise RuleError(f"{text}: count needs an array, found {type(value).__name__}")
         matched = uncertain = 0
         for item in items:
-            verdict = PASS if node.where is None else self.run(node.where, item)[0]
+            verdict = PASS if where is None else where(ctx, item)[0]
             matched += verdict is PASS
             uncertain += verdict is UNKNOWN
-        predicate = OPERATORS[node.op].predicate
-        low, high = predicate(matched, node.value, True), predicate(matched + uncertain, node.value, True)
+        # Undecided elements make the count a range; the verdict is known if both ends agree.
+        low, high = predicate(matched, expected, True), predicate(matched + uncertain, expected, True)
         verdict = (PASS if low else FAIL) if low == high else UNKNOWN
-        shown: Any = value if value is not MISSING else None
         counted = f"{matched} matching" + (f", {uncertain} undecided" if uncertain else "")
-        return verdict, [Evidence(node.path.text, expected, shown, value is not MISSING, verdict,
+        present = value is not MISSING
+        return verdict, [Evidence(text, expected_text, value if present else None, present, verdict,
                                   counted + (f"; {note}" if note else ""))]
 
+    return check
 
-def _message(rule: ir.Rule, verdict: Verdict, evidence: list[Evidence]) -> str:
-    detail = "; ".join(e.sentence() for e in evidence[:3])
-    if len(evidence) > 3:
-        detail += f"; and {len(evidence) - 3} more"
-    if verdict is Verdict.NOT_APPLICABLE:
-        return f"not applicable: {detail}"
-    if verdict is Verdict.UNKNOWN:
-        return f"cannot tell: {detail}"
-    if verdict is Verdict.FAIL:
-        return f"{rule.metadata.title} — not met: {detail}"
-    return f"{rule.metadata.title} — met: {detail}"
+
+def _compile_logic(node: ir.AllOf | ir.AnyOf, rule: ir.Rule) -> Check:
+    items = [compile_condition(item, rule) for item in node.items]
+    decisive = FAIL if isinstance(node, ir.AllOf) else PASS
+    other = PASS if decisive is FAIL else FAIL
+    # An undecided anyOf shows its failing items too: they are why it is no pass.
+    unknown_keeps = (UNKNOWN, FAIL) if decisive is PASS else (UNKNOWN,)
+
+    def check(ctx: _Context, element: Any) -> Outcome:
+        results = [item(ctx, element) for item in items]
+        verdicts = [verdict for verdict, _ in results]
+        if decisive in verdicts:
+            return decisive, [ev for verdict, evs in results if verdict is decisive for ev in evs]
+        if UNKNOWN in verdicts:
+            return UNKNOWN, [ev for verdict, evs in results if verdict in unknown_keeps for ev in evs]
+        return other, [ev for _, evs in results for ev in evs]
+
+    return check
+
+
+def compile_condition(node: ir.Condition, rule: ir.Rule) -> Check:
+    """Compile one condition of ``rule`` into a closure."""
+    if isinstance(node, ir.Compare):
+        return _compile_compare(node, rule)
+    if isinstance(node, ir.Count):
+        return _compile_count(node, rule)
+    if isinstance(node, ir.Not):
+        inner = compile_condition(node.item, rule)
+
+        def negate(ctx: _Context, element: Any) -> Outcome:
+            verdict, evidence = inner(ctx, element)
+            return _NEGATE[verdict], evidence
+
+        return negate
+    return _compile_logic(node, rule)
+
+
+class CompiledRule:
+    """A rule ready to evaluate: its ``where`` and ``condition`` as closures."""
+
+    __slots__ = ("condition", "rule", "where")
+
+    def __init__(self, rule: ir.Rule) -> None:
+        self.rule = rule
+        self.where = compile_condition(rule.where, rule) if rule.where is not None else None
+        self.condition = compile_condition(rule.condition, rule)
+
+    def evaluate(self, record: Record) -> Finding:
+        """The verdict of the rule on ``record``, with evidence and a message."""
+        ctx = _Context(record)
+        try:
+            verdict, evidence = PASS, list[Evidence]()
+            if self.where is not None:
+                applies, evidence = self.where(ctx, MISSING)
+                if applies is FAIL:
+                    verdict = Verdict.NOT_APPLICABLE
+                elif applies is UNKNOWN:
+                    verdict = UNKNOWN
+            if verdict is PASS:
+                verdict, evidence = self.condition(ctx, MISSING)
+        except RuleError as exc:
+            return Finding(self.rule, record.id, record.type, record.subscription_id, Verdict.ERROR,
+                           (), record.origin, f"the rule could not be evaluated: {exc}")
+        return Finding(self.rule, record.id, record.type, record.subscription_id, verdict,
+                       tuple(evidence), record.origin)
+
+
+_compiled: dict[int, tuple[ir.Rule, CompiledRule]] = {}
 
 
 def evaluate(rule: ir.Rule, record: Record) -> Finding:
-    """The verdict of ``rule`` on ``record``, with evidence and a message."""
-    evaluation = _Evaluation(rule, record)
-    try:
-        verdict, evidence = PASS, list[Evidence]()
-        if rule.where is not None:
-            applies, evidence = evaluation.run(rule.where)
-            if applies is FAIL:
-                verdict = Verdict.NOT_APPLICABLE
-            elif applies is UNKNOWN:
-                verdict = UNKNOWN
-        if verdict is PASS:
-            verdict, evidence = evaluation.run(rule.condition)
-        message = _message(rule, verdict, evidence)
-    except RuleError as exc:
-        verdict, evidence, message = Verdict.ERROR, [], f"the rule could not be evaluated: {exc}"
-    return Finding(
-        rule=rule,
-        resource_id=record.id,
-        resource_type=record.type,
-        subscription_id=record.subscription_id,
-        verdict=verdict,
-        message=message,
-        evidence=tuple(evidence),
-        origin=record.origin,
-    )
+    """The verdict of ``rule`` on ``record`` (the rule is compiled on first use)."""
+    entry = _compiled.get(id(rule))
+    if entry is None or entry[0] is not rule:
+        if len(_compiled) > 1024:  # rules made on the fly (tests, tools): keep the cache small
+            _compiled.clear()
+        entry = _compiled[id(rule)] = (rule, CompiledRule(rule))
+    return entry[1].evaluate(record)

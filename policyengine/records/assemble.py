@@ -29,7 +29,6 @@ from policyengine.records.model import (
     ChildKey,
     Origin,
     Record,
-    is_child_type,
     parent_id,
     subscription_of,
     type_from_id,
@@ -85,14 +84,6 @@ class _Subscription:
     record: Record | None = None  # built once the subscription is sealed
 
 
-def _row_type(row: Row) -> str:
-    given = row.data.get("type")
-    if isinstance(given, str) and given:
-        return given
-    inferred = type_from_id(row.data["id"])
-    return inferred or ""
-
-
 def _child_key(data: dict[str, Any], rtype: str) -> ChildKey:
     return (rtype.lower(), data["id"].rstrip("/").rsplit("/", 1)[-1].lower())
 
@@ -128,73 +119,80 @@ class Assembler:
                                 dict(sub.children))
         return sub.record
 
-    def _check_unsealed(self, sid: str, row: Row, origin: Origin) -> None:
+    def _check_unsealed(self, sid: str, row: Row, file: str) -> None:
         if self.streaming and sid.lower() in self.sealed:
             raise InputError(
                 f"subscription-level row for subscription {sid} comes after resources of that "
                 "subscription; a parent-first snapshot lists subscription data first "
                 "(remove the header line to scan rows in any order)",
-                Span(origin.file, row.line),
+                Span(file, row.line),
             )
 
     # -- rows ----------------------------------------------------------------------------
-    def feed(self, row: Row, file: str) -> Iterator[Record]:
-        """Take one row; yield the records it completes (streaming mode only)."""
+    def needs(self, rid: str) -> bool:
+        """Whether a row with this id can matter to the rules, judged from the id alone, so
+        the reader may skip parsing the rows that cannot (a server's other parameters)."""
+        lid = rid.lower()
+        rtype = (type_from_id(lid) or "").lower()
+        if rtype in self.wanted.targets or rtype == SUBSCRIPTION_TYPE:
+            return True
+        name = lid.rstrip("/").rsplit("/", 1)[-1]
+        if rtype.count("/") >= 2:
+            return rtype.rsplit("/", 1)[0] in self.wanted.targets and (rtype, name) in self.wanted.children
+        return (rtype, name) in self.wanted.subscription_children
+
+    def feed(self, row: Row, file: str) -> Record | None:
+        """Take one row; return the record it completes (streaming mode only)."""
         self.stats.rows += 1
         data = row.data
         rid: str = data["id"]
-        rtype = _row_type(row)
-        ltype = rtype.lower()
-        origin = Origin(file, row.line)
+        given = data.get("type")
+        ltype = (given if isinstance(given, str) and given else type_from_id(rid) or "").lower()
         sid = subscription_of(rid)
         sub = self._subscription(sid) if sid else None
+        if ltype.count("/") >= 2:
+            self._child(row, ltype, file)
+            return None
         if ltype == SUBSCRIPTION_TYPE:
             if sub is None:
                 raise InputError(f"subscription row with a malformed id {rid!r}", Span(file, row.line))
-            self._check_unsealed(sub.id.rsplit("/", 1)[-1], row, origin)
-            sub.data, sub.origin = data, origin
-            return
-        if is_child_type(rtype):
-            self._child(row, rtype, file, origin)
-            return
-        if sub is not None and "/resourcegroups/" not in rid.lower():
-            # A subscription-scope resource such as Microsoft.Security/pricings/<plan>.
-            key = _child_key(data, rtype)
-            if key in self.wanted.subscription_children:
-                self._check_unsealed(sub.id.rsplit("/", 1)[-1], row, origin)
-                sub.children[key] = data
-            else:
-                self.stats.ignored[ltype] += 1
-            if ltype not in self.wanted.targets:
-                return
+            self._check_unsealed(sid or "", row, file)
+            sub.data, sub.origin = data, Origin(file, row.line)
+            return None
         if ltype not in self.wanted.targets:
+            key = _child_key(data, ltype)
+            if sub is not None and key in self.wanted.subscription_children and \
+                    "/resourcegroups/" not in rid.lower():
+                # A subscription-scope resource such as Microsoft.Security/pricings/<plan>.
+                self._check_unsealed(sid or "", row, file)
+                sub.children[key] = data
+                return None
             self.stats.ignored[ltype or "(no type)"] += 1
-            if self.streaming:
-                yield from self._flush()
-            return
+            return self._flush() if self.streaming else None
         self.stats.resources[ltype] += 1
+        done = None
+        lid = rid.lower()
         if self.streaming:
-            yield from self._flush()
+            done = self._flush()
             if sid:
                 self.sealed.add(sid.lower())
-            self.current = rid.lower()
-        lid = rid.lower()
+            self.current = lid
         if lid in self.pending:
             self.stats.note(Span(file, row.line),
                             f"duplicate row for {rid}; this later row replaces the earlier one")
             self.stats.resources[ltype] -= 1
-        pending = self.pending[lid] = _Pending(data, origin)
+        pending = self.pending[lid] = _Pending(data, Origin(file, row.line))
         for key, child, _ in self.orphans.pop(lid, []):
             pending.children[key] = child
+        return done
 
-    def _child(self, row: Row, rtype: str, file: str, origin: Origin) -> None:
+    def _child(self, row: Row, ltype: str, file: str) -> None:
         data = row.data
-        key = _child_key(data, rtype)
-        parent = parent_id(data["id"]).lower()
-        parent_type = rtype.rsplit("/", 1)[0].lower()
-        if parent_type not in self.wanted.targets or key not in self.wanted.children:
-            self.stats.ignored[key[0]] += 1
+        key = _child_key(data, ltype)
+        if ltype.rsplit("/", 1)[0] not in self.wanted.targets or key not in self.wanted.children:
+            self.stats.ignored[ltype] += 1
             return
+        parent = parent_id(data["id"]).lower()
         pending = self.pending.get(parent)
         if pending is not None and (not self.streaming or parent == self.current):
             pending.children[key] = data
@@ -203,10 +201,10 @@ class Assembler:
             self.stats.orphans += 1
             if self.stats.orphans <= MAX_EXAMPLES:
                 self.stats.note(Span(file, row.line),
-                                f"{rtype} row whose parent {parent_id(data['id'])} does not "
+                                f"{ltype} row whose parent {parent_id(data['id'])} does not "
                                 "come right before it: not attached (parent-first order)")
             return
-        self.orphans.setdefault(parent, []).append((key, data, origin))
+        self.orphans.setdefault(parent, []).append((key, data, Origin(file, row.line)))
 
     def _build(self, pending: _Pending) -> Record:
         data = pending.data
@@ -216,16 +214,19 @@ class Assembler:
         rtype = data.get("type") or type_from_id(rid) or ""
         return Record(rid, rtype, data, pending.origin, pending.children, {}, subscription)
 
-    def _flush(self) -> Iterator[Record]:
-        if self.current is not None:
-            pending = self.pending.pop(self.current)
-            self.current = None
-            yield self._build(pending)
+    def _flush(self) -> Record | None:
+        if self.current is None:
+            return None
+        pending = self.pending.pop(self.current)
+        self.current = None
+        return self._build(pending)
 
     def finish(self) -> Iterator[Record]:
         """The records still held (all of them in buffered mode, sorted by id), then one
         record per subscription seen, if a rule targets subscriptions."""
-        yield from self._flush()
+        last = self._flush()
+        if last is not None:
+            yield last
         for lid in sorted(self.pending):
             yield self._build(self.pending[lid])
         self.pending.clear()
@@ -254,6 +255,10 @@ def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None
     if stats is not None:
         assembler.stats = stats
     for inp in inputs:
+        inp.keep = assembler.needs
+        feed, name = assembler.feed, inp.name
         for row in inp.rows:
-            yield from assembler.feed(row, inp.name)
+            record = feed(row, name)
+            if record is not None:
+                yield record
     yield from assembler.finish()

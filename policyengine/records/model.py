@@ -44,10 +44,10 @@ class Record:
     children: Mapping[ChildKey, Mapping[str, Any] | None] = field(default_factory=dict)
     unread: Mapping[str, str] = field(default_factory=dict)
     subscription: Record | None = None
+    subscription_id: str | None = field(init=False, default=None)
 
-    @property
-    def subscription_id(self) -> str | None:
-        return subscription_of(self.id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subscription_id", subscription_of(self.id))
 
 
 def subscription_of(resource_id: str) -> str | None:
@@ -60,20 +60,18 @@ def subscription_of(resource_id: str) -> str | None:
 
 def type_from_id(resource_id: str) -> str | None:
     """``/subscriptions/s/resourceGroups/g/providers/NS/t1/n1/t2/n2`` -> ``NS/t1/t2``."""
-    parts = [p for p in resource_id.split("/") if p]
-    lowered = [p.lower() for p in parts]
-    if "providers" not in lowered:
-        if len(parts) == 2 and lowered[0] == "subscriptions":
+    at = resource_id.lower().rfind("/providers/")
+    if at < 0:
+        parts = resource_id.strip("/").split("/")
+        if len(parts) == 2 and parts[0].lower() == "subscriptions":
             return "Microsoft.Resources/subscriptions"
-        if len(parts) == 4 and lowered[2] == "resourcegroups":
+        if len(parts) == 4 and parts[2].lower() == "resourcegroups":
             return "Microsoft.Resources/resourceGroups"
         return None
-    at = len(lowered) - 1 - lowered[::-1].index("providers")
-    rest = parts[at + 1:]
-    if len(rest) < 3 or len(rest) % 2 == 0:
+    rest = resource_id[at + 11:].rstrip("/").split("/")
+    if len(rest) < 3 or len(rest) % 2 == 0 or not all(rest):
         return None
-    namespace, pairs = rest[0], rest[1:]
-    return "/".join([namespace, *pairs[0::2]])
+    return rest[0] + "/" + "/".join(rest[1::2])
 
 
 def parent_id(resource_id: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,11 +37,17 @@ class Row:
 
 @dataclass
 class Input:
-    """An opened input: its display name, its header (if a snapshot), and its rows."""
+    """An opened input: its display name, its header (if a snapshot), and its rows.
+
+    ``keep``, set by the consumer before reading, says from a row's id whether the row can
+    matter. An NDJSON line that starts with its ``id`` (as policyengine's snapshots and most
+    ARM rows do) is then skipped without being parsed when it cannot, and comes through as
+    ``{"id": ...}`` alone so it is still counted."""
 
     name: str
     header: dict[str, Any]
     rows: Iterator[Row]
+    keep: Callable[[str], bool] | None = None
 
 
 _decoder = json.JSONDecoder()
@@ -185,11 +191,24 @@ def _checked(value: Any, line: int, name: str) -> Row:
     return Row(value, line)
 
 
-def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int) -> Iterator[Row]:
+_ID_PREFIXES = ('{"id": "', '{"id":"')
+
+
+def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Input) -> Iterator[Row]:
     """NDJSON rows; ``first`` is the already-read line ``lineno + 1`` (None if consumed)."""
     texts = itertools.chain([first] if first is not None else [], handle)
+    keep = inp.keep
     for text in texts:
         lineno += 1
+        if keep is not None and text.startswith(_ID_PREFIXES):
+            start = text.index('"', 6) + 1
+            end = text.find('"', start)
+            rid = text[start:end]
+            # An id with an escape is left to the parser; a line that is not JSON is too.
+            if end > 0 and "\\" not in rid and rid.startswith("/") and not keep(rid) \
+                    and text.rstrip().endswith("}"):
+                yield Row({"id": rid}, lineno)
+                continue
         if not text.strip():
             continue
         try:
@@ -244,6 +263,7 @@ def read_input(handle: IO[str], name: str) -> Input:
             head = json.loads(stripped)
         except json.JSONDecodeError:
             head = None  # a pretty-printed document: streamed below
+    inp = Input(name, header, iter(()))
     rows: Iterator[Row]
     if not stripped:
         rows = iter(())
@@ -251,16 +271,17 @@ def read_input(handle: IO[str], name: str) -> Input:
         if not isinstance(head[HEADER_KEY], dict):
             raise InputError(f"'{HEADER_KEY}' must be an object", Span(name, lineno + 1, 1))
         header.update(head[HEADER_KEY])
-        rows = _ndjson(handle, name, None, lineno + 1)
+        rows = _ndjson(handle, name, None, lineno + 1, inp)
     elif isinstance(head, dict) and "data" in head and "id" not in head:
         data = head["data"]
         pairs = ((v, lineno + 1) for v in data) if isinstance(data, list) else _table_rows(data, name, 1)
         rows = (_checked(value, line, name) for value, line in pairs)
     elif head is not None:
-        rows = _ndjson(handle, name, first, lineno)
+        rows = _ndjson(handle, name, first, lineno, inp)
     else:
         rows = _document(handle, name, first, lineno + 1)
-    return Input(name, header, _guarded(rows, name))
+    inp.rows = _guarded(rows, name)
+    return inp
 
 
 def open_input(path: str, display: str | None = None) -> Input:

@@ -1,17 +1,28 @@
 """The JSON report (``schemas/report.schema.json``), streamed: findings are written as they
 come, one per line, and everything else after them. Keys are sorted, and ``findings`` sorts
-first, so the document is deterministic and still written in a single pass."""
+first, so the document is deterministic and still written in a single pass.
+
+A finding is assembled from JSON fragments that repeat across an estate — the rule's, the
+resource's (shared by the findings of one resource), and the evidence and message (shared by
+every resource with the same values) — which :func:`finding_json` caches. The result is the
+same text as ``json.dumps(finding.to_json(), sort_keys=True)``; a test holds them equal.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import IO, Any
 
 from policyengine import __version__, ir
-from policyengine.findings import VERDICT_ORDER, Finding
+from policyengine.findings import VERDICT_ORDER, Evidence, Finding, Verdict, compose_message
 from policyengine.reports import ReportContext, Summary
 
 SCHEMA_VERSION = "1.0"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def rule_json(rule: ir.Rule) -> dict[str, Any]:
@@ -34,17 +45,61 @@ def rule_json(rule: ir.Rule) -> dict[str, Any]:
     }
 
 
+def _body(title: str, verdict: Verdict, evidence: tuple[Evidence, ...]) -> tuple[str, str]:
+    return (_dumps([e.to_json() for e in evidence]),
+            _dumps(compose_message(title, verdict, evidence)))
+
+
+_body_cached = functools.lru_cache(maxsize=8192)(_body)
+
+
+class _Fragments:
+    """The cached pieces of finding JSON for one report."""
+
+    def __init__(self) -> None:
+        self.rules: dict[str, str] = {}
+        self.resource_key: tuple[str, str, int] | None = None
+        self.resource = ""
+
+    def rule(self, rule: ir.Rule) -> str:
+        text = self.rules.get(rule.id)
+        if text is None:
+            text = self.rules[rule.id] = _dumps({"id": rule.id, "severity": rule.metadata.severity.label})
+        return text
+
+    def resource_of(self, finding: Finding) -> str:
+        origin = finding.origin
+        key = (finding.resource_id, origin.file, origin.line)
+        if key != self.resource_key:
+            self.resource_key = key
+            self.resource = _dumps(finding.to_json()["resource"])
+        return self.resource
+
+
+def finding_json(finding: Finding, fragments: _Fragments) -> str:
+    """One finding as report JSON (sorted keys), from cached fragments."""
+    if finding.error is not None:
+        return _dumps(finding.to_json())
+    try:
+        evidence, message = _body_cached(finding.rule.metadata.title, finding.verdict, finding.evidence)
+    except TypeError:  # evidence holding an array is not hashable
+        evidence, message = _body(finding.rule.metadata.title, finding.verdict, finding.evidence)
+    return (f'{{"evidence": {evidence}, "fingerprint": "{finding.fingerprint}", '
+            f'"message": {message}, "resource": {fragments.resource_of(finding)}, '
+            f'"rule": {fragments.rule(finding.rule)}, "verdict": "{finding.verdict.value}"}}')
+
+
 class JsonReporter:
     def __init__(self, out: IO[str], rules: tuple[ir.Rule, ...]) -> None:
         self.out = out
         self.rules = rules
-        self.first = True
+        self.separator = "\n"
+        self.fragments = _Fragments()
         out.write('{"findings": [')
 
     def add(self, finding: Finding) -> None:
-        self.out.write("\n" if self.first else ",\n")
-        self.first = False
-        self.out.write(json.dumps(finding.to_json(), sort_keys=True, ensure_ascii=False))
+        self.out.write(self.separator + finding_json(finding, self.fragments))
+        self.separator = ",\n"
 
     def finish(self, summary: Summary, context: ReportContext) -> None:
         stats = context.stats
@@ -73,5 +128,5 @@ class JsonReporter:
             },
             "tool": {"name": "policyengine", "version": __version__},
         }
-        tail = json.dumps(rest, sort_keys=True, ensure_ascii=False)
-        self.out.write(("" if self.first else "\n") + "], " + tail[1:] + "\n")
+        tail = _dumps(rest)
+        self.out.write(("" if self.separator == "\n" else "\n") + "], " + tail[1:] + "\n")

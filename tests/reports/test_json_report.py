@@ -1,0 +1,25 @@
+"""The streamed JSON report: fragment assembly equals plain serialisation, and the document
+validates against its schema."""
+
+from __future__ import annotations
+
+import json
+
+from policyengine.cli.scan import example_path
+from policyengine.evaluator import RuleIndex, evaluate_records
+from policyengine.loading.rules import load_rules
+from policyengine.records.assemble import assemble
+from policyengine.records.reader import open_input
+from policyengine.reports.json_report import _Fragments, finding_json
+
+
+def test_fragments_give_the_same_json_as_plain_serialisation() -> None:
+    index = RuleIndex(load_rules([]))
+    findings = list(evaluate_records(index, assemble([open_input(example_path())], index.wanted())))
+    verdicts = {f.verdict.value for f in findings}
+    assert verdicts == {"pass", "fail", "unknown", "not_applicable", "error"}
+    fragments = _Fragments()
+    for finding in findings:
+        expected = json.dumps(finding.to_json(), sort_keys=True, ensure_ascii=False)
+        assert finding_json(finding, fragments) == expected
+        assert json.loads(finding_json(finding, fragments))["message"] == finding.message
