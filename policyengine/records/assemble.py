@@ -129,23 +129,32 @@ class Assembler:
             )
 
     # -- rows ----------------------------------------------------------------------------
-    def needs(self, rid: str) -> bool:
-        """Whether a row with this id can matter to the rules, judged from the id alone, so
-        the reader may skip parsing the rows that cannot (a server's other parameters)."""
+    def skippable(self, rid: str) -> str | None:
+        """The (lower-case) type of a row no rule can use, judged from its id alone, so the
+        reader need not parse it (a server's other parameters); None for a row to parse."""
         lid = rid.lower()
-        rtype = (type_from_id(lid) or "").lower()
-        if rtype in self.wanted.targets or rtype == SUBSCRIPTION_TYPE:
-            return True
-        name = lid.rstrip("/").rsplit("/", 1)[-1]
+        rtype = type_from_id(lid)
+        if rtype is None or rtype in self.wanted.targets or rtype == SUBSCRIPTION_TYPE:
+            return None
+        key = (rtype, lid.rstrip("/").rsplit("/", 1)[-1])
         if rtype.count("/") >= 2:
-            return rtype.rsplit("/", 1)[0] in self.wanted.targets and (rtype, name) in self.wanted.children
-        return (rtype, name) in self.wanted.subscription_children
+            wanted = rtype.rsplit("/", 1)[0] in self.wanted.targets and key in self.wanted.children
+        else:
+            wanted = key in self.wanted.subscription_children
+        return None if wanted else rtype
 
     def feed(self, row: Row, file: str) -> Record | None:
         """Take one row; return the record it completes (streaming mode only)."""
         self.stats.rows += 1
         data = row.data
         rid: str = data["id"]
+        if row.skipped:
+            ltype = data["type"]
+            self.stats.ignored[ltype] += 1
+            sid = subscription_of(rid)
+            if sid:
+                self._subscription(sid)
+            return self._flush() if self.streaming and ltype.count("/") < 2 else None
         given = data.get("type")
         ltype = (given if isinstance(given, str) and given else type_from_id(rid) or "").lower()
         sid = subscription_of(rid)
@@ -255,7 +264,7 @@ def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None
     if stats is not None:
         assembler.stats = stats
     for inp in inputs:
-        inp.keep = assembler.needs
+        inp.skip = assembler.skippable
         feed, name = assembler.feed, inp.name
         for row in inp.rows:
             record = feed(row, name)

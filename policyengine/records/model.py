@@ -52,10 +52,10 @@ class Record:
 
 def subscription_of(resource_id: str) -> str | None:
     """The subscription GUID in an ARM id, or None for ids outside a subscription."""
-    parts = resource_id.split("/")
-    if len(parts) > 2 and parts[1].lower() == "subscriptions" and parts[2]:
-        return parts[2]
-    return None
+    if resource_id[:15].lower() != "/subscriptions/":
+        return None
+    end = resource_id.find("/", 15)
+    return (resource_id[15:end] if end > 0 else resource_id[15:]) or None
 
 
 def type_from_id(resource_id: str) -> str | None:

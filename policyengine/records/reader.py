@@ -31,23 +31,27 @@ MAX_ROW = 64 << 20
 
 @dataclass(frozen=True)
 class Row:
+    """One row and its line. A row the reader skipped unparsed (see :class:`Input`) has
+    only its ``id`` and ``type`` (from the id) in ``data``, and ``skipped`` set."""
+
     data: dict[str, Any]
     line: int
+    skipped: bool = False
 
 
 @dataclass
 class Input:
     """An opened input: its display name, its header (if a snapshot), and its rows.
 
-    ``keep``, set by the consumer before reading, says from a row's id whether the row can
-    matter. An NDJSON line that starts with its ``id`` (as policyengine's snapshots and most
-    ARM rows do) is then skipped without being parsed when it cannot, and comes through as
-    ``{"id": ...}`` alone so it is still counted."""
+    ``skip``, set by the consumer before reading, says from a row's id whether the row can
+    be of no use, and if so its type. An NDJSON line that starts with its ``id`` (as
+    policyengine's snapshots and most ARM rows do) is then not parsed when it cannot matter,
+    and comes through as a skipped row so it is still counted."""
 
     name: str
     header: dict[str, Any]
     rows: Iterator[Row]
-    keep: Callable[[str], bool] | None = None
+    skip: Callable[[str], str | None] | None = None
 
 
 _decoder = json.JSONDecoder()
@@ -197,18 +201,19 @@ _ID_PREFIXES = ('{"id": "', '{"id":"')
 def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Input) -> Iterator[Row]:
     """NDJSON rows; ``first`` is the already-read line ``lineno + 1`` (None if consumed)."""
     texts = itertools.chain([first] if first is not None else [], handle)
-    keep = inp.keep
+    skip = inp.skip
     for text in texts:
         lineno += 1
-        if keep is not None and text.startswith(_ID_PREFIXES):
+        if skip is not None and text.startswith(_ID_PREFIXES):
             start = text.index('"', 6) + 1
             end = text.find('"', start)
             rid = text[start:end]
             # An id with an escape is left to the parser; a line that is not JSON is too.
-            if end > 0 and "\\" not in rid and rid.startswith("/") and not keep(rid) \
-                    and text.rstrip().endswith("}"):
-                yield Row({"id": rid}, lineno)
-                continue
+            if end > 0 and "\\" not in rid and rid.startswith("/") and text.rstrip().endswith("}"):
+                rtype = skip(rid)
+                if rtype is not None:
+                    yield Row({"id": rid, "type": rtype}, lineno, True)
+                    continue
         if not text.strip():
             continue
         try:
