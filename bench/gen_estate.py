@@ -34,6 +34,7 @@ report holds exactly one finding per resource and applicable rule.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -358,6 +359,11 @@ class Estate:
                 yield json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
+def generator_version() -> str:
+    """A digest of this file: an estate written by another version is generated again."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
 def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + ".manifest.json")
 
@@ -382,6 +388,7 @@ def generate(n: int, out: Path, *, seed: int = 1, subscriptions: int | None = No
             handle.writelines(estate.lines())
     os.replace(partial, out)
     manifest = {
+        "generator": generator_version(),
         "servers": n,
         "seed": seed,
         "subscriptions": k,

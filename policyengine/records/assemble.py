@@ -100,6 +100,7 @@ class Assembler:
         self.orphans: dict[str, list[tuple[ChildKey, dict[str, Any], Origin]]] = {}
         self.current: str | None = None
         self.sealed: set[str] = set()
+        self._skip_cache: dict[tuple[str, str, str, str], str | None | Assembler] = {}
 
     # -- subscriptions -------------------------------------------------------------------
     def _subscription(self, sid: str) -> _Subscription:
@@ -131,7 +132,23 @@ class Assembler:
     # -- rows ----------------------------------------------------------------------------
     def skippable(self, rid: str) -> str | None:
         """The (lower-case) type of a row no rule can use, judged from its id alone, so the
-        reader need not parse it (a server's other parameters); None for a row to parse."""
+        reader need not parse it (a server's other parameters); None for a row to parse.
+
+        Most rows of an export are children (``…/providers/NS/type/name/child/childName``),
+        whose type and name, and so the answer, are told by the id's last five segments:
+        the answer is cached by them."""
+        parts = rid.rsplit("/", 5)
+        if len(parts) == 6 and parts[0][-10:].lower() == "/providers":
+            shape = (parts[1], parts[2], parts[4], parts[5])
+            known = self._skip_cache.get(shape, self)
+            if known is self:
+                if len(self._skip_cache) > 65_536:  # an input with endless distinct names
+                    self._skip_cache.clear()
+                known = self._skip_cache[shape] = self._skippable(rid)
+            return known  # type: ignore[return-value]
+        return self._skippable(rid)
+
+    def _skippable(self, rid: str) -> str | None:
         lid = rid.lower()
         rtype = type_from_id(lid)
         if rtype is None or rtype in self.wanted.targets or rtype == SUBSCRIPTION_TYPE:

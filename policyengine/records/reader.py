@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from policyengine.errors import InputError, Span
 
@@ -29,10 +29,10 @@ CHUNK = 1 << 20
 MAX_ROW = 64 << 20
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One row and its line. A row the reader skipped unparsed (see :class:`Input`) has
-    only its ``id`` and ``type`` (from the id) in ``data``, and ``skipped`` set."""
+    only its ``id`` and ``type`` (from the id) in ``data``, and ``skipped`` set. (A named
+    tuple, not a dataclass: a scan makes one per input line.)"""
 
     data: dict[str, Any]
     line: int

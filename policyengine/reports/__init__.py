@@ -28,7 +28,10 @@ class Summary:
     failing: int = 0
 
     def add(self, finding: Finding) -> None:
-        self.counts.setdefault(finding.rule.id, Counter())[finding.verdict] += 1
+        counts = self.counts.get(finding.rule.id)
+        if counts is None:
+            counts = self.counts[finding.rule.id] = Counter()
+        counts[finding.verdict] += 1
         if finding.verdict in FAILING and finding.rule.metadata.severity >= self.fail_on:
             self.failing += 1
 
