@@ -100,7 +100,7 @@ class Assembler:
         self.orphans: dict[str, list[tuple[ChildKey, dict[str, Any], Origin]]] = {}
         self.current: str | None = None
         self.sealed: set[str] = set()
-        self._skip_cache: dict[tuple[str, str, str, str], str | None | Assembler] = {}
+        self._skip_cache: dict[tuple[str, str, str, str], str | Assembler | None] = {}
 
     # -- subscriptions -------------------------------------------------------------------
     def _subscription(self, sid: str) -> _Subscription:
