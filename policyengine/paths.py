@@ -129,3 +129,38 @@ def lookup(data: Any, segments: tuple[Segment, ...]) -> Any:
         if current is None:
             return MISSING
     return MISSING if current is None else current
+
+
+Projection = dict[str, "Projection | None"]
+"""Which parts of a resource to keep: lower-case key -> what to keep below it (None: all)."""
+
+
+def add_to_projection(tree: Projection, segments: tuple[Segment, ...]) -> None:
+    """Keep what ``segments`` reads (a whole array from its first index on)."""
+    node = tree
+    for i, seg in enumerate(segments):
+        if isinstance(seg, int):
+            return
+        key = seg.lower()
+        last = i == len(segments) - 1 or isinstance(segments[i + 1], int)
+        if key in node and node[key] is None:
+            return
+        if last:
+            node[key] = None
+            return
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        node = child
+
+
+def project(data: Any, tree: Projection | None) -> Any:
+    """``data`` with only the keys ``tree`` keeps (matched case-insensitively, as paths are)."""
+    if tree is None or not isinstance(data, dict):
+        return data
+    out = {}
+    for key, value in data.items():
+        lowered = key.lower()
+        if lowered in tree:
+            out[key] = project(value, tree[lowered])
+    return out

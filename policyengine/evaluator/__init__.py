@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from policyengine import ir
 from policyengine.evaluator.evaluate import CompiledRule, evaluate
 from policyengine.findings import Finding
+from policyengine.paths import FieldPath, Projection, add_to_projection
 from policyengine.records.assemble import Wanted
 from policyengine.records.model import Record
 
@@ -27,10 +28,44 @@ class RuleIndex:
         """What records must carry for these rules (see :class:`Wanted`)."""
         children = {r.key for rule in self.rules for r in rule.related if r.scope is ir.Scope.CHILD}
         subs = {r.key for rule in self.rules for r in rule.related if r.scope is ir.Scope.SUBSCRIPTION}
-        return Wanted(frozenset(self.by_type), frozenset(children), frozenset(subs))
+        return Wanted(frozenset(self.by_type), frozenset(children), frozenset(subs), self.projections())
+
+    def projections(self) -> dict[str, Projection]:
+        """For each resource type the rules read (targets and related), the parts they read."""
+        out: dict[str, Projection] = {}
+        for rule in self.rules:
+            own = out.setdefault(rule.resource_type.lower(), {key: None for key in ALWAYS_KEPT})
+            for path in condition_paths(rule):
+                if path.is_related:
+                    rel = rule.related_named(path.related_name)
+                    assert rel is not None
+                    tree = out.setdefault(rel.type.lower(), {key: None for key in ALWAYS_KEPT})
+                    add_to_projection(tree, path.segments[2:])
+                elif not path.element:
+                    add_to_projection(own, path.segments)
+        return out
 
     def for_record(self, record: Record) -> list[CompiledRule]:
         return self.by_type.get(record.type.lower(), [])
+
+
+#: Kept on every record whatever the rules read: what reports and attachment need.
+ALWAYS_KEPT = ("id", "name", "type", "subscriptionid", "resourcegroup", "location")
+
+
+def condition_paths(rule: ir.Rule) -> Iterator[FieldPath]:
+    """Every field path the rule's ``where`` and ``condition`` read."""
+    stack: list[ir.Condition] = [c for c in (rule.where, rule.condition) if c is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.Compare | ir.Count):
+            yield node.path
+            if isinstance(node, ir.Count) and node.where is not None:
+                stack.append(node.where)
+        elif isinstance(node, ir.Not):
+            stack.append(node.item)
+        else:
+            stack.extend(node.items)
 
 
 def evaluate_records(index: RuleIndex, records: Iterable[Record]) -> Iterator[Finding]:

@@ -19,11 +19,12 @@ anywhere in the input becomes a subscription record.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from policyengine.errors import InputError, Span
+from policyengine.paths import Projection, project
 from policyengine.records.model import (
     SUBSCRIPTION_TYPE,
     ChildKey,
@@ -48,6 +49,13 @@ class Wanted:
     targets: frozenset[str]
     children: frozenset[ChildKey]
     subscription_children: frozenset[ChildKey]
+    #: By lower-case type, the parts of a resource the rules read. A buffered scan keeps only
+    #: those (a server row is ~1.6 KB of JSON and ten times that as Python objects).
+    projections: Mapping[str, Projection] = field(default_factory=dict)
+
+    def keep(self, ltype: str, data: dict[str, Any]) -> dict[str, Any]:
+        tree = self.projections.get(ltype)
+        return data if tree is None else project(data, tree)
 
     @property
     def subscriptions(self) -> bool:
@@ -191,7 +199,7 @@ class Assembler:
                     "/resourcegroups/" not in rid.lower():
                 # A subscription-scope resource such as Microsoft.Security/pricings/<plan>.
                 self._check_unsealed(sid or "", row, file)
-                sub.children[key] = data
+                sub.children[key] = self.wanted.keep(ltype, data)
                 return None
             self.stats.ignored[ltype or "(no type)"] += 1
             return self._flush() if self.streaming else None
@@ -207,7 +215,8 @@ class Assembler:
             self.stats.note(Span(file, row.line),
                             f"duplicate row for {rid}; this later row replaces the earlier one")
             self.stats.resources[ltype] -= 1
-        pending = self.pending[lid] = _Pending(data, Origin(file, row.line))
+        kept = data if self.streaming else self.wanted.keep(ltype, data)
+        pending = self.pending[lid] = _Pending(kept, Origin(file, row.line))
         for key, child, _ in self.orphans.pop(lid, []):
             pending.children[key] = child
         return done
@@ -218,6 +227,8 @@ class Assembler:
         if ltype.rsplit("/", 1)[0] not in self.wanted.targets or key not in self.wanted.children:
             self.stats.ignored[ltype] += 1
             return
+        if not self.streaming:
+            data = self.wanted.keep(ltype, data)
         parent = parent_id(data["id"]).lower()
         pending = self.pending.get(parent)
         if pending is not None and (not self.streaming or parent == self.current):

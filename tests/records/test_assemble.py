@@ -160,3 +160,21 @@ def test_id_helpers() -> None:
     assert parent_id("/a/b/c/d/e") == "/a/b/c"
     assert subscription_of("/subscriptions/abc/resourceGroups/x") == "abc"
     assert subscription_of("/providers/Microsoft.Management/managementGroups/x") is None
+
+
+def test_buffered_records_keep_only_what_rules_read() -> None:
+    from policyengine.paths import add_to_projection
+
+    tree: dict[str, Any] = {"id": None, "type": None, "name": None}
+    add_to_projection(tree, ("properties", "state"))
+    add_to_projection(tree, ("properties", "network", "publicNetworkAccess"))
+    add_to_projection(tree, ("tags",))
+    wanted = Wanted(WANTED.targets, WANTED.children, WANTED.subscription_children, {FLEX: tree})
+    row = dict(server("s1", "a"), location="westeurope", tags={"env": "prod"},
+               properties={"State": "Ready", "version": "16", "network": {"publicNetworkAccess": "Enabled",
+                                                                          "delegatedSubnetResourceId": "x"}})
+    (srv, _) = list(assemble([inp([row])], wanted))
+    assert srv.data == {"id": row["id"], "type": FLEX, "name": "a", "tags": {"env": "prod"},
+                        "properties": {"State": "Ready", "network": {"publicNetworkAccess": "Enabled"}}}
+    (streamed, _) = list(assemble([inp([row], HEADER)], wanted))
+    assert streamed.data == row  # streaming keeps rows as they are: they are not held
