@@ -34,12 +34,12 @@ class RuleIndex:
         """For each resource type the rules read (targets and related), the parts they read."""
         out: dict[str, Projection] = {}
         for rule in self.rules:
-            own = out.setdefault(rule.resource_type.lower(), {key: None for key in ALWAYS_KEPT})
+            own = out.setdefault(rule.resource_type.lower(), dict.fromkeys(ALWAYS_KEPT))
             for path in condition_paths(rule):
                 if path.is_related:
                     rel = rule.related_named(path.related_name)
                     assert rel is not None
-                    tree = out.setdefault(rel.type.lower(), {key: None for key in ALWAYS_KEPT})
+                    tree = out.setdefault(rel.type.lower(), dict.fromkeys(ALWAYS_KEPT))
                     add_to_projection(tree, path.segments[2:])
                 elif not path.element:
                     add_to_projection(own, path.segments)
