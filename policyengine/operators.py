@@ -73,8 +73,19 @@ def _as_str(actual: Any) -> str:
     raise OperandError(f"expected a string, found {_type_name(actual)} {_show(actual)}")
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(text: str) -> str:
+    """Case folding for case-insensitive comparison: ASCII letters only, as KQL's ``=~`` and
+    ``in~`` do ("case-insensitive operators are currently supported only for ASCII text",
+    KQL string operators reference), so the evaluator and the compiled query always agree.
+    The values these rules compare (on/off, TLSv1.2, Enabled, Standard) are ASCII."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
 def _fold(text: str, case_sensitive: bool) -> str:
-    return text if case_sensitive else text.casefold()
+    return text if case_sensitive else fold(text)
 
 
 def values_equal(actual: Any, expected: Any, case_sensitive: bool) -> bool:
@@ -194,20 +205,20 @@ def specialize(op: str, expected: Any, case_sensitive: bool) -> Callable[[Any], 
     if case_sensitive or op not in ("equals", "notEquals", "in", "notIn"):
         return general
     if op in ("equals", "notEquals") and isinstance(expected, str):
-        folded, want = expected.casefold(), op == "equals"
+        folded, want = fold(expected), op == "equals"
 
         def equals(actual: Any) -> bool:
             if type(actual) is str:
-                return (actual.casefold() == folded) is want
+                return (fold(actual) == folded) is want
             return general(actual)
 
         return equals
     if op in ("in", "notIn") and all(isinstance(e, str) for e in expected):
-        choices, want = frozenset(e.casefold() for e in expected), op == "in"
+        choices, want = frozenset(fold(e) for e in expected), op == "in"
 
         def member(actual: Any) -> bool:
             if type(actual) is str:
-                return (actual.casefold() in choices) is want
+                return (fold(actual) in choices) is want
             return general(actual)
 
         return member
