@@ -17,9 +17,11 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from policyengine.kql import typed as kql
 
 Scalar = str | int | float | bool
 
@@ -28,7 +30,10 @@ class OperandError(Exception):
     """A value has a type the operator cannot compare (a rule or data problem)."""
 
 
-_NUMERIC = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+#: A string that counts as a number: strict, so that KQL's ``todouble`` reads the same
+#: strings the same way (the compiled query checks this very pattern with ``matches regex``).
+NUMERIC_PATTERN = "^[-+]?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$"
+_NUMERIC = re.compile(NUMERIC_PATTERN)
 
 
 def _type_name(value: Any) -> str:
@@ -53,7 +58,7 @@ def as_number(actual: Any) -> int | float:
     """A number, or a string that spells one; anything else is an operand error."""
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         return actual
-    if isinstance(actual, str) and _NUMERIC.match(actual):
+    if isinstance(actual, str) and _NUMERIC.fullmatch(actual):
         number = float(actual)
         return int(number) if number.is_integer() and "." not in actual else number
     raise OperandError(f"expected a number, found {_type_name(actual)} {_show(actual)}")
@@ -62,8 +67,8 @@ def as_number(actual: Any) -> int | float:
 def _as_bool(actual: Any) -> bool:
     if isinstance(actual, bool):
         return actual
-    if isinstance(actual, str) and actual.strip().lower() in ("true", "false"):
-        return actual.strip().lower() == "true"
+    if isinstance(actual, str) and fold(actual) in ("true", "false"):
+        return fold(actual) == "true"
     raise OperandError(f"expected a boolean, found {_type_name(actual)} {_show(actual)}")
 
 
@@ -114,11 +119,29 @@ def _in(actual: Any, expected: list[Any], case_sensitive: bool) -> bool:
     return False
 
 
+def _flatten(items: list[Any]) -> Iterator[Any]:
+    for item in items:
+        if isinstance(item, list):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
 def _contains(actual: Any, expected: Any, case_sensitive: bool) -> bool:
+    """A string holds the text; an array holds an element equal to the value. Elements of
+    another type than the value never match, and nested arrays are flattened, as with KQL's
+    ``in~`` ("Nested arrays are flattened into a single list of values", in~ operator)."""
     if isinstance(actual, list):
-        return _in(expected, actual, case_sensitive)
+        if isinstance(expected, str):
+            folded = _fold(expected, case_sensitive)
+            return any(isinstance(e, str) and _fold(e, case_sensitive) == folded for e in _flatten(actual))
+        kind = bool if isinstance(expected, bool) else (int, float)
+        return any(isinstance(e, kind) and (kind is bool or not isinstance(e, bool)) and e == expected
+                   for e in _flatten(actual))
+    if isinstance(actual, str) and isinstance(expected, str):
+        return _fold(expected, case_sensitive) in _fold(actual, case_sensitive)
     if isinstance(actual, str):
-        return _fold(str(expected), case_sensitive) in _fold(actual, case_sensitive)
+        raise OperandError(f"a string contains text, not the {_type_name(expected)} {_show(expected)}")
     raise OperandError(f"'contains' needs a string or an array, found {_type_name(actual)}")
 
 
@@ -135,17 +158,21 @@ def _has_value(actual: Any) -> bool:
     return actual not in ("", [], {}) if isinstance(actual, (str, list, dict)) else True
 
 
+KqlRender = Callable[[str, Any, bool, str], kql.KqlTest]
+
+
 @dataclass(frozen=True)
 class Operator:
-    """One operator. ``value`` names the kind of value the rule gives it:
-    ``scalar``, ``list`` (of scalars), ``bool``, ``string``, ``regex``, ``number``, ``count``."""
+    """One operator: the kind of value the rule gives it (``scalar``, ``list`` of scalars,
+    ``bool``, ``string``, ``regex``, ``number``, ``count``), how it reads in evidence, its
+    Python predicate and, beside it, its KQL rendering (:mod:`policyengine.kql.typed`)."""
 
     name: str
     value: str
     describe: str
     predicate: Callable[[Any, Any, bool], bool]
+    kql: KqlRender
     presence: bool = False
-    negated_of: str | None = None
 
 
 def _numeric(compare: Callable[[float, float], bool]) -> Callable[[Any, Any, bool], bool]:
@@ -156,37 +183,50 @@ def _absent_only(_actual: Any, _expected: Any, _cs: bool) -> bool:
     raise AssertionError("presence operators are evaluated by the evaluator")
 
 
+def _not_in(a: Any, e: Any, cs: bool) -> bool:
+    return not _in(a, e, cs)
+
+
+def _not_equal(a: Any, e: Any, cs: bool) -> bool:
+    return not values_equal(a, e, cs)
+
+
+def _not_contains(a: Any, e: Any, cs: bool) -> bool:
+    return not _contains(a, e, cs)
+
+
+def _starts(a: Any, e: str, cs: bool) -> bool:
+    return _fold(_as_str(a), cs).startswith(_fold(e, cs))
+
+
+def _ends(a: Any, e: str, cs: bool) -> bool:
+    return _fold(_as_str(a), cs).endswith(_fold(e, cs))
+
+
+# name, value kind, evidence text, Python predicate, KQL rendering — side by side.
 OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in (
-        Operator("equals", "scalar", "equals {}", values_equal),
-        Operator(
-            "notEquals", "scalar", "does not equal {}",
-            lambda a, e, cs: not values_equal(a, e, cs), negated_of="equals",
-        ),
-        Operator("in", "list", "is one of {}", _in),
-        Operator("notIn", "list", "is none of {}", lambda a, e, cs: not _in(a, e, cs), negated_of="in"),
-        Operator("exists", "bool", "exists: {}", _absent_only, presence=True),
-        Operator("hasValue", "bool", "has a value: {}", _absent_only, presence=True),
-        Operator("contains", "scalar", "contains {}", _contains),
-        Operator(
-            "notContains", "scalar", "does not contain {}",
-            lambda a, e, cs: not _contains(a, e, cs), negated_of="contains",
-        ),
-        Operator(
-            "startsWith", "string", "starts with {}",
-            lambda a, e, cs: _fold(_as_str(a), cs).startswith(_fold(e, cs)),
-        ),
-        Operator(
-            "endsWith", "string", "ends with {}",
-            lambda a, e, cs: _fold(_as_str(a), cs).endswith(_fold(e, cs)),
-        ),
-        Operator("match", "regex", "matches the pattern {}", _match),
-        Operator("greater", "number", "is greater than {}", _numeric(lambda a, e: a > e)),
-        Operator("greaterOrEquals", "number", "is at least {}", _numeric(lambda a, e: a >= e)),
-        Operator("less", "number", "is less than {}", _numeric(lambda a, e: a < e)),
-        Operator("lessOrEquals", "number", "is at most {}", _numeric(lambda a, e: a <= e)),
-        Operator("count", "count", "count {}", _absent_only),
+        Operator("equals", "scalar", "equals {}", values_equal, kql.equals),
+        Operator("notEquals", "scalar", "does not equal {}", _not_equal, kql.negate(kql.equals)),
+        Operator("in", "list", "is one of {}", _in, kql.one_of),
+        Operator("notIn", "list", "is none of {}", _not_in, kql.negate(kql.one_of)),
+        Operator("exists", "bool", "exists: {}", _absent_only, kql.exists, presence=True),
+        Operator("hasValue", "bool", "has a value: {}", _absent_only, kql.has_value, presence=True),
+        Operator("contains", "scalar", "contains {}", _contains, kql.contains),
+        Operator("notContains", "scalar", "does not contain {}", _not_contains, kql.negate(kql.contains)),
+        Operator("startsWith", "string", "starts with {}", _starts, kql.affix("startswith")),
+        Operator("endsWith", "string", "ends with {}", _ends, kql.affix("endswith")),
+        Operator("match", "regex", "matches the pattern {}", _match, kql.matches),
+        Operator("greater", "number", "is greater than {}", _numeric(lambda a, e: a > e), kql.numeric(">")),
+        Operator("greaterOrEquals", "number", "is at least {}", _numeric(lambda a, e: a >= e),
+                 kql.numeric(">=")),
+        Operator("less", "number", "is less than {}", _numeric(lambda a, e: a < e), kql.numeric("<")),
+        Operator("lessOrEquals", "number", "is at most {}", _numeric(lambda a, e: a <= e),
+                 kql.numeric("<=")),
+        # count is compiled by the evaluator and the KQL generator themselves (it holds a
+        # condition); its number is compared with one of the numeric operators above.
+        Operator("count", "count", "count {}", _absent_only, kql.not_expressible("count")),
     )
 }
 

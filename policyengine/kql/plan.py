@@ -1,0 +1,313 @@
+"""The query plan: for a set of rules, the fewest Azure Resource Graph queries — one per
+target resource type, for all the rules on that type together — and the ARM reads for what
+Resource Graph cannot see.
+
+Each query
+
+* selects the type (``where type =~ ...``) and never uses ``take``/``limit``, so ARG pages
+  it with ``$skipToken``;
+* joins the subscription-scope data its rules relate to (Defender pricings in
+  ``securityresources``) with one ``leftouter`` join per table, within ARG's limit of three;
+* computes, for every rule whose data is all in ARG, the verdict as a column
+  (``['verdict:RULE']``), and for a rule that also needs ARM reads, whether its ``where``
+  holds (``['applies:RULE']``), so a scan skips the ARM reads of resources it does not apply to;
+* projects ``id``, the resource's identity columns, and only the paths the rules read, each
+  as a column named by its path (``['properties.state']``), so the client can rebuild the
+  resource for the Python evaluator.
+
+DESIGN.md §1: ARG tables and limits; the query-language page lists the operators ARG allows
+(https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from policyengine import ir
+from policyengine.catalog import Catalog, catalog
+from policyengine.evaluator import condition_paths
+from policyengine.kql import quote
+from policyengine.kql.render import Operand, render, verdict_columns
+from policyengine.kql.typed import KqlUnsupported
+from policyengine.paths import FieldPath
+
+#: Columns every query returns, as ARG names them.
+IDENTITY = ("id", "name", "type", "subscriptionId", "resourceGroup", "location")
+#: The columns of ARG's resource tables (arg-schema.json beside Microsoft's kqlcheck; the ARG
+#: docs' result samples): a rule path must start with one of them to be read from ARG.
+ARG_COLUMNS = {c.lower(): c for c in (
+    "id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
+    "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation")}
+MAX_JOINS = 3
+VERDICTS = ("pass", "fail", "unknown", "not_applicable", "error")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """Something a rule says that KQL cannot express; the rule's verdict is then computed
+    by the Python evaluator from the columns the query returns, never by a weaker query."""
+
+    rule_id: str
+    construct: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"rule": self.rule_id, "construct": self.construct, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ArmRead:
+    """An ARM request per resource for a related child ARG cannot see."""
+
+    related_type: str
+    names: tuple[str, ...]
+    method: str
+    path: str
+    api_version: str
+
+    @property
+    def url_template(self) -> str:
+        return f"{self.path}?api-version={self.api_version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.related_type, "names": list(self.names), "method": self.method.upper(),
+                "path": self.url_template}
+
+
+@dataclass(frozen=True)
+class RulePlan:
+    rule_id: str
+    resource_type: str
+    capability: str  # "arg": all its data is in ARG; "arg+arm": it also needs ARM reads
+    server_verdict: bool
+    arm_reads: tuple[ArmRead, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.rule_id, "resourceType": self.resource_type, "capability": self.capability,
+                "serverVerdict": self.server_verdict, "armReads": [a.to_json() for a in self.arm_reads],
+                "diagnostics": [d.to_json() for d in self.diagnostics]}
+
+
+@dataclass(frozen=True)
+class RelatedColumn:
+    """A column holding a subscription-scope resource joined in (the ARM shape as a bag)."""
+
+    column: str
+    related_type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Query:
+    resource_type: str
+    table: str
+    text: str
+    rules: tuple[str, ...]
+    paths: tuple[tuple[str, tuple[str | int, ...]], ...]  # column -> resource path
+    related: tuple[RelatedColumn, ...] = ()
+    verdicts: tuple[tuple[str, str], ...] = ()  # rule id -> column
+    applies: tuple[tuple[str, str], ...] = ()  # rule id -> column
+    summary: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resourceType": self.resource_type, "table": self.table, "query": self.text,
+            "rules": list(self.rules),
+            "columns": {c: ".".join(map(str, p)) for c, p in self.paths},
+            "relatedColumns": {r.column: {"type": r.related_type, "name": r.name} for r in self.related},
+            "verdictColumns": dict(self.verdicts), "appliesColumns": dict(self.applies),
+            "summaryQuery": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    queries: tuple[Query, ...]
+    rules: tuple[RulePlan, ...]
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"queries": [q.to_json() for q in self.queries], "rules": [r.to_json() for r in self.rules],
+                "diagnostics": [d.to_json() for d in self.diagnostics]}
+
+
+class PlanError(Exception):
+    """A rule set that cannot be planned (an unknown type, too many joins)."""
+
+
+def _arg_path(segments: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The path with its first segment as ARG spells the column; unsupported if none."""
+    first = ARG_COLUMNS.get(str(segments[0]).lower())
+    if first is None:
+        raise KqlUnsupported(f"'{segments[0]}' is not a Resource Graph column")
+    return (first, *segments[1:])
+
+
+def _column_of(path: tuple[str | int, ...]) -> str:
+    if len(path) == 1 and path[0] in IDENTITY:
+        return str(path[0])
+    return ".".join(map(str, path))
+
+
+class _TypePlanner:
+    """Plans the one query of one resource type."""
+
+    def __init__(self, resource_type: str, rules: Sequence[ir.Rule], cat: Catalog) -> None:
+        self.resource_type = resource_type
+        self.rules = rules
+        self.catalog = cat
+        kind = cat.get(resource_type)
+        if kind is None or kind.arg_table is None:
+            raise PlanError(f"{resource_type}: the catalog knows no Resource Graph table for it")
+        self.table = kind.arg_table
+        self.paths: dict[str, tuple[str | int, ...]] = {}
+        self.related: dict[tuple[str, str], RelatedColumn] = {}
+        self.joins: dict[str, list[RelatedColumn]] = {}
+
+    # -- operands ---------------------------------------------------------------------------
+    def related_column(self, rel: ir.Related) -> RelatedColumn | None:
+        """The column of a subscription-scope resource joined in, or None if ARG has none."""
+        kind = self.catalog.get(rel.type)
+        if rel.scope is not ir.Scope.SUBSCRIPTION or kind is None or kind.arg_table is None:
+            return None
+        key = (rel.type.lower(), rel.resource_name.lower())
+        column = self.related.get(key)
+        if column is None:
+            base = re.sub(r"[^A-Za-z0-9_]", "_", f"{rel.type.rsplit('/', 1)[-1]}_{rel.resource_name}")
+            taken = {c.column for c in self.related.values()}
+            name = base if base not in taken else f"{base}_{len(self.related)}"
+            column = RelatedColumn(name, rel.type, rel.resource_name)
+            self.related[key] = column
+            self.joins.setdefault(kind.arg_table, []).append(column)
+        return column
+
+    def resolve(self, rule: ir.Rule) -> Any:
+        def operand(path: FieldPath) -> Operand:
+            if path.is_related:
+                rel = rule.related_named(path.related_name)
+                assert rel is not None
+                column = self.related_column(rel)
+                if column is None:
+                    raise KqlUnsupported(f"related data {rel.type} is not in Resource Graph")
+                return Operand(quote.access(column.column, path.segments[2:]),
+                               f"isnotnull({column.column})")
+            return Operand(quote.path(_arg_path(path.segments)))
+
+        return operand
+
+    def arm_reads(self, rule: ir.Rule) -> tuple[ArmRead, ...]:
+        reads: dict[str, list[str]] = {}
+        for rel in rule.related:
+            kind = self.catalog.get(rel.type)
+            in_arg = rel.scope is ir.Scope.SUBSCRIPTION and kind is not None and kind.arg_table
+            if not in_arg:
+                reads.setdefault(rel.type, []).append(rel.resource_name)
+        out = []
+        for rtype, names in reads.items():
+            kind = self.catalog.get(rtype)
+            if kind is None or kind.arm is None:
+                raise PlanError(f"{rule.id}: the catalog cannot fetch {rtype} (no ARM read for it)")
+            out.append(ArmRead(kind.name, tuple(names), kind.arm.method, kind.arm.path, kind.arm.api_version))
+        return tuple(out)
+
+    # -- the query --------------------------------------------------------------------------
+    def plan(self) -> tuple[Query, list[RulePlan]]:
+        rule_plans: list[RulePlan] = []
+        extends: list[str] = []
+        decisions: list[str] = []
+        verdicts: list[tuple[str, str]] = []
+        applies: list[tuple[str, str]] = []
+        for rule in self.rules:
+            for path in condition_paths(rule):
+                if not path.is_related and not path.element and \
+                        str(path.segments[0]).lower() in ARG_COLUMNS:
+                    self.paths.setdefault(_column_of(path.segments), path.segments)
+            for rel in rule.related:
+                self.related_column(rel)
+            arm = self.arm_reads(rule)
+            resolve = self.resolve(rule)
+            diagnostics: list[Diagnostic] = []
+            server = False
+            try:
+                if arm:
+                    if rule.where is not None and not any(p.is_related for p in _where_paths(rule)):
+                        column = quote.name(f"applies:{rule.id}")
+                        extends.append(f"{column} = {render(rule.where, rule, resolve).value}")
+                        applies.append((rule.id, f"applies:{rule.id}"))
+                else:
+                    values, (column, text) = verdict_columns(rule, resolve)
+                    extends += [f"{quote.name(c)} = {v}" for c, v in values]
+                    decisions.append(f"{quote.name(column)} = {text}")
+                    verdicts.append((rule.id, column))
+                    server = True
+            except KqlUnsupported as exc:
+                diagnostics.append(Diagnostic(rule.id, str(exc),
+                                              f"{rule.id}: KQL cannot express {exc}; the verdict is "
+                                              "computed by the evaluator from the query's columns"))
+            rule_plans.append(RulePlan(rule.id, rule.resource_type, "arg+arm" if arm else "arg",
+                                       server, arm, tuple(diagnostics)))
+        if len(self.joins) > MAX_JOINS:
+            raise PlanError(f"{self.resource_type}: the rules need {len(self.joins)} joins; "
+                            f"Resource Graph allows {MAX_JOINS}")
+        lines = [self.table, f"| where type =~ {quote.string(self.resource_type.lower())}"]
+        for table, columns in self.joins.items():
+            lines.append(self.join(table, columns))
+        for group in (extends, decisions):
+            if group:
+                lines.append("| extend " + ",\n    ".join(group))
+        projected = list(IDENTITY)
+        projected += [f"{quote.name(c)} = {quote.path(_arg_path(p))}"
+                      for c, p in self.paths.items() if c not in IDENTITY]
+        projected += [c.column for c in self.related.values()]
+        projected += [quote.name(c) for _, c in verdicts + applies]
+        lines.append("| project " + ",\n    ".join(projected))
+        text = "\n".join(lines)
+        summary = self.summary(lines[:-1], verdicts) if verdicts else None
+        query = Query(self.resource_type, self.table, text, tuple(r.id for r in self.rules),
+                      tuple((c, p) for c, p in self.paths.items() if c not in IDENTITY),
+                      tuple(self.related.values()), tuple(verdicts), tuple(applies), summary)
+        return query, rule_plans
+
+    def join(self, table: str, columns: list[RelatedColumn]) -> str:
+        types = sorted({c.related_type.lower() for c in columns})
+        picks = ",\n        ".join(
+            f"{c.column} = take_anyif(bag_pack(\"id\", id, \"name\", name, \"type\", type, "
+            f"\"properties\", properties), type =~ {quote.string(c.related_type.lower())} "
+            f"and name =~ {quote.string(c.name)})"
+            for c in columns)
+        where = " or ".join(f"type =~ {quote.string(t)}" for t in types)
+        return (f"| join kind=leftouter ({table}\n    | where {where}\n"
+                f"    | summarize {picks}\n      by subscriptionId) on subscriptionId")
+
+    @staticmethod
+    def summary(lines: list[str], verdicts: list[tuple[str, str]]) -> str:
+        counts = [f"{quote.name(f'{rule} {v}')} = countif({quote.name(column)} == {quote.string(v)})"
+                  for rule, column in verdicts for v in VERDICTS]
+        return "\n".join(lines) + "\n| summarize " + ",\n    ".join(counts) + "\n    by subscriptionId"
+
+
+def _where_paths(rule: ir.Rule) -> Iterable[FieldPath]:
+    if rule.where is None:
+        return ()
+    probe = ir.Rule(rule.metadata, rule.resource_type, rule.where, related=rule.related)
+    return condition_paths(probe)
+
+
+def build_plan(rules: Sequence[ir.Rule], cat: Catalog | None = None) -> Plan:
+    """The plan for ``rules``: one query per target type (sorted by type)."""
+    cat = cat or catalog()
+    by_type: dict[str, list[ir.Rule]] = {}
+    for rule in rules:
+        by_type.setdefault(rule.resource_type.lower(), []).append(rule)
+    queries: list[Query] = []
+    rule_plans: list[RulePlan] = []
+    for _, group in sorted(by_type.items()):
+        query, plans = _TypePlanner(group[0].resource_type, group, cat).plan()
+        queries.append(query)
+        rule_plans += plans
+    diagnostics = tuple(d for p in rule_plans for d in p.diagnostics)
+    return Plan(tuple(queries), tuple(sorted(rule_plans, key=lambda p: p.rule_id)), diagnostics)

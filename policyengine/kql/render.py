@@ -1,0 +1,130 @@
+"""Rule conditions as KQL expressions, with the evaluator's three-valued logic.
+
+A condition becomes a pair of expressions:
+
+* its **value**, an integer — 0 fail, 1 unknown, 2 pass — so that Kleene's logic is plain
+  arithmetic: ``allOf`` is ``min_of(...)``, ``anyOf`` is ``max_of(...)``, ``not`` is ``2 - v``;
+* its **error**, a boolean: true where the evaluator would raise an operand error. As the
+  evaluator evaluates every item of ``allOf``/``anyOf``, an error anywhere is an error.
+
+A comparison on an absent value yields ``onMissing`` explicitly (``isnull()`` of a missing
+dynamic path is true in KQL, and ``tostring()`` of it is ``""``, so nothing is left to
+accident); on related data the query could not see (no row in the joined table), it yields
+unknown, as the evaluator does for data that was not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from policyengine import ir
+from policyengine.kql import quote
+from policyengine.kql.typed import KqlUnsupported
+from policyengine.operators import COUNT_COMPARISONS, NUMERIC_PATTERN, OPERATORS
+from policyengine.paths import FieldPath
+
+FAIL, UNKNOWN, PASS = 0, 1, 2
+_ON_MISSING = {ir.OnMissing.FAIL: FAIL, ir.OnMissing.UNKNOWN: UNKNOWN, ir.OnMissing.PASS: PASS}
+
+
+@dataclass(frozen=True)
+class Operand:
+    """How the query reads one path: ``value`` (a dynamic expression), and ``observed``, a
+    boolean expression that is false where the data was not seen at all (None: always seen)."""
+
+    value: str
+    observed: str | None = None
+
+
+Resolve = Callable[[FieldPath], Operand]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    value: str
+    error: str
+
+
+def _any(parts: list[str]) -> str:
+    parts = [p for p in parts if p != "false"]
+    if not parts:
+        return "false"
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+
+def _leaf(test_holds: str, test_error: str, operand: Operand, on_missing: int, presence: bool) -> Rendered:
+    x = operand.value
+    if presence:
+        value = f"iff({test_holds}, {PASS}, {FAIL})"
+        error = "false"
+    else:
+        value = f"iff(isnull({x}), {on_missing}, iff({test_holds}, {PASS}, {FAIL}))"
+        error = "false" if test_error == "false" else f"(isnotnull({x}) and {test_error})"
+    if operand.observed is not None:
+        value = f"iff({operand.observed}, {value}, {UNKNOWN})"
+        if error != "false":
+            error = f"({operand.observed} and {error})"
+    return Rendered(value, error)
+
+
+def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve) -> Rendered:
+    """The KQL value and error expressions of ``node``; raises :class:`KqlUnsupported`."""
+    if isinstance(node, ir.Compare):
+        if node.path.element:
+            raise KqlUnsupported("'@' paths (array elements)")
+        op = OPERATORS[node.op]
+        operand = resolve(node.path)
+        test = op.kql(operand.value, node.value, node.case_sensitive, NUMERIC_PATTERN)
+        on_missing = _ON_MISSING[node.on_missing or rule.on_missing]
+        return _leaf(test.holds, test.error, operand, on_missing, op.presence)
+    if isinstance(node, ir.Count):
+        if node.where is not None:
+            raise KqlUnsupported("count with a where condition (it needs mv-expand per element)")
+        operand = resolve(node.path)
+        compare = OPERATORS[node.op].kql
+        holds = compare(f"array_length({operand.value})", node.value, True, NUMERIC_PATTERN).holds
+        # An absent array counts zero elements: decided here, at compile time.
+        empty = OPERATORS[node.op].predicate(0, node.value, True)
+        x = operand.value
+        value = f"iff(isnull({x}), {PASS if empty else FAIL}, iff({holds}, {PASS}, {FAIL}))"
+        error = f'(isnotnull({x}) and gettype({x}) != "array")'
+        if operand.observed is not None:
+            value = f"iff({operand.observed}, {value}, {UNKNOWN})"
+            error = f"({operand.observed} and {error})"
+        return Rendered(value, error)
+    if isinstance(node, ir.Not):
+        inner = render(node.item, rule, resolve)
+        return Rendered(f"({PASS} - {inner.value})", inner.error)
+    items = [render(item, rule, resolve) for item in node.items]
+    if len(items) == 1:
+        return items[0]
+    function = "min_of" if isinstance(node, ir.AllOf) else "max_of"
+    return Rendered(f"{function}({', '.join(i.value for i in items)})", _any([i.error for i in items]))
+
+
+def verdict_columns(rule: ir.Rule, resolve: Resolve) -> tuple[list[tuple[str, str]], tuple[str, str]]:
+    """The rule's verdict, decided as the evaluator decides it: an error in ``where`` first;
+    then ``where`` fail (not_applicable) or unknown; then an error in the condition; then the
+    condition's value. Returns the value columns to extend first (``RULE where``,
+    ``RULE condition``) and then the verdict column (``verdict:RULE``), a string."""
+    values: list[tuple[str, str]] = []
+    branches: list[str] = []
+    if rule.where is not None:
+        where = render(rule.where, rule, resolve)
+        values.append((f"{rule.id} where", where.value))
+        ref = quote.name(f"{rule.id} where")
+        if where.error != "false":
+            branches.append(f'{where.error}, "error"')
+        branches += [f'{ref} == {FAIL}, "not_applicable"', f'{ref} == {UNKNOWN}, "unknown"']
+    condition = render(rule.condition, rule, resolve)
+    values.append((f"{rule.id} condition", condition.value))
+    ref = quote.name(f"{rule.id} condition")
+    if condition.error != "false":
+        branches.append(f'{condition.error}, "error"')
+    branches += [f'{ref} == {PASS}, "pass"', f'{ref} == {FAIL}, "fail"']
+    text = "case(\n        " + ",\n        ".join(branches) + ',\n        "unknown")'
+    return values, (f"verdict:{rule.id}", text)
+
+
+__all__ = ["COUNT_COMPARISONS", "Operand", "Rendered", "render", "verdict_columns"]
