@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Iterable
 
@@ -24,12 +24,18 @@ from policyengine.paths import Segment
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Kusto keywords that may not stand as a bare identifier in an expression (a conservative
 # list: quoting a name that did not need it is harmless).
-_KEYWORDS = frozenset("""
-and as asc between by consume contains count desc distinct dynamic extend false find from
-has in invoke join kind let limit not null on or order project range sample search set sort
-summarize take to top true typeof union where with bool int long real string datetime
-timespan guid decimal int64 double boolean date time uniqueid
-""".split())
+_KEYWORDS = frozenset({
+    "and", "as", "asc", "between", "by", "consume", "contains", "count", "desc", "distinct",
+    "dynamic", "extend", "false", "find", "from", "has", "in", "invoke", "join", "kind", "let",
+    "limit", "not", "null", "on", "or", "order", "project", "range", "sample", "search", "set",
+    "sort", "summarize", "take", "to", "top", "true", "typeof", "union", "where", "with", "bool",
+    "int", "long", "real", "string", "datetime", "timespan", "guid", "decimal", "int64", "double",
+    "boolean", "date", "time", "uniqueid",
+})
+
+
+class KqlValueError(ValueError):
+    """A value that has no literal in the KQL we emit."""
 
 
 def string(value: str) -> str:
@@ -58,8 +64,9 @@ def number(value: int | float) -> str:
         raise TypeError("a boolean is not a number")
     if isinstance(value, int):
         return str(value)
-    return f"real({json.dumps(value)})" if value != value or value in (float("inf"), float("-inf")) \
-        else repr(float(value))
+    if not math.isfinite(value):
+        raise KqlValueError(f"the number {value} has no KQL literal here")
+    return repr(float(value))
 
 
 def boolean(value: bool) -> str:
