@@ -46,6 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="exit 1 if a failure at or above this severity is found "
                       "(critical, high, medium, low, info; default info: any failure)")
 
+    compile_ = sub.add_parser("compile", help="print the Resource Graph query plan",
+                              description="Compile rules into Azure Resource Graph (KQL) queries: "
+                              "one query per resource type for all the rules on it, with the ARM "
+                              "reads for what Resource Graph cannot see.")
+    _add_rule_options(compile_)
+    compile_.add_argument("--rule", metavar="ID", action="append", default=[],
+                          help="compile only this rule; repeatable")
+    compile_.add_argument("--format", choices=("kql", "json"), default="kql")
+    compile_.add_argument("--summary", action="store_true",
+                          help="print the summary queries: verdict counts per rule and subscription, "
+                          "computed by Resource Graph itself")
+
     rules = sub.add_parser("rules", help="list or show rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     listing = rules_sub.add_parser("list", help="list the rules")
@@ -74,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.scan import run_scan
 
             return run_scan(args)
+        if args.command == "compile":
+            from policyengine.cli.compile import run_compile
+
+            return run_compile(args)
         if args.command == "rules":
             from policyengine.cli.rules import run_rules
 

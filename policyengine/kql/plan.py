@@ -72,6 +72,12 @@ class ArmRead:
     def url_template(self) -> str:
         return f"{self.path}?api-version={self.api_version}"
 
+    def urls(self) -> list[str]:
+        """The request per resource: one LIST for all names, or one GET per name."""
+        if "{name}" not in self.path:
+            return [self.url_template]
+        return [self.url_template.replace("{name}", name) for name in self.names]
+
     def to_json(self) -> dict[str, Any]:
         return {"type": self.related_type, "names": list(self.names), "method": self.method.upper(),
                 "path": self.url_template}
@@ -112,6 +118,9 @@ class Query:
     verdicts: tuple[tuple[str, str], ...] = ()  # rule id -> column
     applies: tuple[tuple[str, str], ...] = ()  # rule id -> column
     summary: str | None = None
+    #: The ARM reads per resource this query's rules need, merged: one configurations LIST
+    #: serves every parameter every rule reads.
+    arm_reads: tuple[ArmRead, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,7 +129,7 @@ class Query:
             "columns": {c: ".".join(map(str, p)) for c, p in self.paths},
             "relatedColumns": {r.column: {"type": r.related_type, "name": r.name} for r in self.related},
             "verdictColumns": dict(self.verdicts), "appliesColumns": dict(self.applies),
-            "summaryQuery": self.summary,
+            "summaryQuery": self.summary, "armReads": [a.to_json() for a in self.arm_reads],
         }
 
 
@@ -269,7 +278,8 @@ class _TypePlanner:
         summary = self.summary(lines[:-1], verdicts) if verdicts else None
         query = Query(self.resource_type, self.table, text, tuple(r.id for r in self.rules),
                       tuple((c, p) for c, p in self.paths.items() if c not in IDENTITY),
-                      tuple(self.related.values()), tuple(verdicts), tuple(applies), summary)
+                      tuple(self.related.values()), tuple(verdicts), tuple(applies), summary,
+                      _merge(read for p in rule_plans for read in p.arm_reads))
         return query, rule_plans
 
     def join(self, table: str, columns: list[RelatedColumn]) -> str:
@@ -288,6 +298,17 @@ class _TypePlanner:
         counts = [f"{quote.name(f'{rule} {v}')} = countif({quote.name(column)} == {quote.string(v)})"
                   for rule, column in verdicts for v in VERDICTS]
         return "\n".join(lines) + "\n| summarize " + ",\n    ".join(counts) + "\n    by subscriptionId"
+
+
+def _merge(reads: Iterable[ArmRead]) -> tuple[ArmRead, ...]:
+    merged: dict[str, ArmRead] = {}
+    for read in reads:
+        key = read.related_type.lower()
+        known = merged.get(key)
+        names = (*known.names, *read.names) if known else read.names
+        unique = tuple(dict.fromkeys(names))
+        merged[key] = ArmRead(read.related_type, unique, read.method, read.path, read.api_version)
+    return tuple(merged.values())
 
 
 def _where_paths(rule: ir.Rule) -> Iterable[FieldPath]:
