@@ -8,7 +8,7 @@ import json
 
 from policyengine.cli.scan import selected_rules
 from policyengine.errors import UsageError
-from policyengine.kql.plan import Plan, PlanError, build_plan
+from policyengine.kql.plan import Plan, PlanError, RulePlan, build_plan
 
 
 def _comment(text: str) -> str:
@@ -16,7 +16,7 @@ def _comment(text: str) -> str:
 
 
 def render_kql(plan: Plan, *, summary: bool) -> str:
-    by_type = {}
+    by_type: dict[str, list[RulePlan]] = {}
     for rule in plan.rules:
         by_type.setdefault(rule.resource_type.lower(), []).append(rule)
     blocks = []
