@@ -32,3 +32,11 @@ def test_readme_shows_the_real_summary(cli: Callable[..., Result]) -> None:
     summary = result.out.split("\n\n", 1)[0]
     assert summary in readme, "README's example output is stale: paste a fresh `policyengine scan`"
     assert result.out.rstrip().splitlines()[-1] in readme
+
+
+def test_readme_shows_the_real_compiled_query(cli: Callable[..., Result]) -> None:
+    readme = README.read_text("utf-8")
+    marker = "$ policyengine compile --rule PG-SINGLE-001 --rule PG-SINGLE-002\n"
+    shown = readme.split(marker, 1)[1].split("```", 1)[0]
+    result = cli("compile", "--rule", "PG-SINGLE-001", "--rule", "PG-SINGLE-002")
+    assert shown == result.out, "README's compiled query is stale: paste a fresh `policyengine compile`"
