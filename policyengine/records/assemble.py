@@ -26,11 +26,13 @@ from typing import Any
 from policyengine.errors import InputError, Span
 from policyengine.paths import Projection, project
 from policyengine.records.model import (
+    ANNOTATION,
     SUBSCRIPTION_TYPE,
     ChildKey,
     Origin,
     Record,
     parent_id,
+    pop_unread,
     subscription_of,
     type_from_id,
 )
@@ -81,6 +83,7 @@ class _Pending:
     data: dict[str, Any]
     origin: Origin
     children: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
+    unread: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -215,8 +218,9 @@ class Assembler:
             self.stats.note(Span(file, row.line),
                             f"duplicate row for {rid}; this later row replaces the earlier one")
             self.stats.resources[ltype] -= 1
+        unread = pop_unread(data) if ANNOTATION in data else {}
         kept = data if self.streaming else self.wanted.keep(ltype, data)
-        pending = self.pending[lid] = _Pending(kept, Origin(file, row.line))
+        pending = self.pending[lid] = _Pending(kept, Origin(file, row.line), unread=unread)
         for key, child, _ in self.orphans.pop(lid, []):
             pending.children[key] = child
         return done
@@ -249,7 +253,7 @@ class Assembler:
         sid = subscription_of(rid)
         subscription = self._sub_record(self._subscription(sid)) if sid else None
         rtype = data.get("type") or type_from_id(rid) or ""
-        return Record(rid, rtype, data, pending.origin, pending.children, {}, subscription)
+        return Record(rid, rtype, data, pending.origin, pending.children, pending.unread, subscription)
 
     def _flush(self) -> Record | None:
         if self.current is None:

@@ -10,6 +10,9 @@ from typing import Any
 from policyengine.ir import SourceKind
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+#: The key under which a live scan or a snapshot annotates a resource row (what could not be
+#: read, and why). Resource Graph and ARM rows never have it.
+ANNOTATION = "$policyengine"
 
 ChildKey = tuple[str, str]
 """A child or subscription-scope resource, indexed by lower-case (type, name)."""
@@ -81,3 +84,12 @@ def parent_id(resource_id: str) -> str:
 
 def is_child_type(resource_type: str) -> bool:
     return resource_type.count("/") >= 2
+
+
+def pop_unread(data: dict[str, Any]) -> dict[str, str]:
+    """Take a row's annotation off it: lower-case child type -> why it was not read."""
+    note = data.pop(ANNOTATION, None)
+    unread = note.get("unread") if isinstance(note, dict) else None
+    if not isinstance(unread, dict):
+        return {}
+    return {str(k).lower(): str(v) for k, v in unread.items()}

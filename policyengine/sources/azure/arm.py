@@ -1,0 +1,131 @@
+"""ARM reads for what Resource Graph cannot see, through azure-core's ARM pipeline with the
+same credential: server parameter lists, ATP settings, alert policies, the subscription list.
+
+azure-core's RetryPolicy retries a GET on 408/429/5xx, honouring ``Retry-After``, a bounded
+number of times; ``nextLink`` pages are followed. A read that still fails raises
+:class:`ArmError` with a reason a person can act on ("403 Forbidden: ..."), which the scan
+turns into an ``unknown`` verdict for that resource — never a dropped resource.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from policyengine import __version__
+
+MAX_PAGES = 1000
+
+
+class ArmError(Exception):
+    """An ARM read that failed for good; ``str()`` is the reason shown in findings."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass
+class ArmStats:
+    requests: int = 0
+    failures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self) -> None:
+        with self.lock:
+            self.requests += 1
+
+
+def _counting_policy(stats: ArmStats) -> Any:
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class Count(SansIOHTTPPolicy):  # type: ignore[type-arg]
+        def on_request(self, request: Any) -> None:
+            stats.count()
+
+    return Count()
+
+
+class ArmClient:
+    def __init__(self, credential: Any, endpoint: str, audience: str, *, verify: str | bool = True,
+                 max_retries: int = 4, backoff: float = 0.8, timeout: float = 60.0) -> None:
+        from azure.core.pipeline import policies
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.mgmt.core import ARMPipelineClient
+
+        self.endpoint = endpoint.rstrip("/")
+        self.stats = ArmStats()
+        self.client: Any = ARMPipelineClient(
+            base_url=self.endpoint,
+            policies=[
+                policies.HeadersPolicy({"User-Agent": f"policyengine/{__version__}"}),
+                policies.RetryPolicy(retry_total=max_retries, retry_backoff_factor=backoff,
+                                     retry_backoff_max=30),
+                _counting_policy(self.stats),
+                policies.BearerTokenCredentialPolicy(credential, audience),
+            ],
+            transport=RequestsTransport(connection_verify=verify, read_timeout=timeout,
+                                        connection_timeout=timeout),
+        )
+
+    def get(self, path_or_url: str) -> dict[str, Any]:
+        """One GET; the JSON body as a dict."""
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        from azure.core.rest import HttpRequest
+
+        url = path_or_url if path_or_url.startswith("https://") else self.endpoint + path_or_url
+        try:
+            response = self.client.send_request(HttpRequest("GET", url))
+        except ClientAuthenticationError:
+            raise
+        except AzureError as exc:
+            self._failed()
+            raise ArmError(f"ARM could not be reached: {type(exc).__name__}: {exc}") from None
+        if response.status_code != 200:
+            self._failed()
+            raise ArmError(_status_reason(response), response.status_code)
+        try:
+            body = json.loads(response.text())
+        except ValueError:
+            self._failed()
+            raise ArmError("ARM answered malformed JSON") from None
+        if not isinstance(body, dict):
+            self._failed()
+            raise ArmError("ARM answered JSON that is not an object")
+        return body
+
+    def list(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a list, following ``nextLink``."""
+        items: list[dict[str, Any]] = []
+        url: str | None = path
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return items
+            body = self.get(url)
+            value = body.get("value")
+            if not isinstance(value, list):
+                self._failed()
+                raise ArmError("ARM answered a list without 'value'")
+            items += [v for v in value if isinstance(v, dict)]
+            link = body.get("nextLink")
+            url = link if isinstance(link, str) and link else None
+        raise ArmError(f"more than {MAX_PAGES} pages of nextLink")
+
+    def _failed(self) -> None:
+        with self.stats.lock:
+            self.stats.failures += 1
+
+
+def _status_reason(response: Any) -> str:
+    reason = getattr(response, "reason", "") or ""
+    detail = ""
+    try:
+        body = json.loads(response.text())
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        detail = error.get("message") or error.get("code") or ""
+    except (ValueError, AttributeError):
+        pass
+    text = f"ARM answered {response.status_code} {reason}".rstrip()
+    return f"{text}: {detail}" if detail else text
