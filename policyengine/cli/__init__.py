@@ -17,6 +17,13 @@ from policyengine.errors import PolicyEngineError, RuleLoadErrors
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
+def add_azure_options(parser: argparse.ArgumentParser) -> None:
+    """The live-scan options (defined here: --help must not import the Azure SDK)."""
+    from policyengine.cli.options import add_azure_options as add
+
+    add(parser)
+
+
 def _add_rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", metavar="DIR", action="append", default=[],
                         help="a directory (or file) of custom rules, added to the bundled ones; repeatable")
@@ -45,6 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fail-on", choices=SEVERITIES, default="info", metavar="SEVERITY",
                       help="exit 1 if a failure at or above this severity is found "
                       "(critical, high, medium, low, info; default info: any failure)")
+    add_azure_options(scan)
+
+    collect = sub.add_parser("collect", help="write a snapshot of live Azure to replay offline",
+                             description="Read live Azure exactly as `scan --azure` does and write "
+                             "what it saw as an NDJSON snapshot: `policyengine scan SNAPSHOT` "
+                             "replays the same verdicts.")
+    collect.add_argument("--output", "-o", metavar="FILE", required=True)
+    collect.add_argument("--rule", metavar="ID", action="append", default=[],
+                         help="collect only what this rule needs; repeatable")
+    _add_rule_options(collect)
+    add_azure_options(collect)
 
     compile_ = sub.add_parser("compile", help="print the Resource Graph query plan",
                               description="Compile rules into Azure Resource Graph (KQL) queries: "
@@ -86,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.scan import run_scan
 
             return run_scan(args)
+        if args.command == "collect":
+            from policyengine.cli.azure import run_collect
+
+            return run_collect(args)
         if args.command == "compile":
             from policyengine.cli.compile import run_compile
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from policyengine import ir
 from policyengine.errors import UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
 from policyengine.records.assemble import Stats, assemble
-from policyengine.records.reader import open_input
+from policyengine.records.reader import Input, open_input
 from policyengine.reports import ReportContext, Summary, formats
 
 EXAMPLE = "estate.json"
@@ -40,12 +41,21 @@ def selected_rules(args: argparse.Namespace) -> tuple[ir.Rule, ...]:
 
 def run_scan(args: argparse.Namespace) -> int:
     rules = selected_rules(args)
-    paths = args.paths or [example_path()]
-    shown = {example_path(): f"examples/{EXAMPLE}"}
+    live = None
+    if args.azure:
+        if args.paths:
+            raise UsageError("give export files or --azure, not both")
+        from policyengine.cli.azure import open_live
+
+        live = open_live(args, rules)
+        inputs = [live.input]
+    else:
+        paths = args.paths or [example_path()]
+        shown = {example_path(): f"examples/{EXAMPLE}"}
+        inputs = [open_input(p, shown.get(p)) for p in paths]
     index = RuleIndex(rules)
     summary = Summary(rules, ir.Severity.parse(args.fail_on))
     stats = Stats()
-    inputs = [open_input(p, shown.get(p)) for p in paths]
     target = Path(args.output) if args.output else None
     # A report file is written beside its name and renamed into place, so a failed scan
     # never leaves half a report. A device or a pipe (/dev/null, /dev/stdout, a FIFO) is
@@ -57,10 +67,12 @@ def run_scan(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
     try:
         reporter = formats()[args.format](out, rules)
-        for finding in evaluate_records(index, assemble(inputs, index.wanted(), stats)):
-            summary.add(finding)
-            reporter.add(finding)
-        reporter.finish(summary, ReportContext(tuple(i.name for i in inputs), stats))
+        with _live_errors(live):
+            for finding in evaluate_records(index, assemble(inputs, index.wanted(), stats)):
+                summary.add(finding)
+                reporter.add(finding)
+        context = ReportContext(tuple(i.name for i in inputs), stats, _scan_status(live, inputs, args))
+        reporter.finish(summary, context)
     except BaseException:
         if target:
             out.close()
@@ -71,7 +83,39 @@ def run_scan(args: argparse.Namespace) -> int:
         out.close()
     if partial and target:
         os.replace(partial, target)
+    if not context.complete and not args.allow_incomplete:
+        print("policyengine: the scan is incomplete (see the report); exit code 3 "
+              "(--allow-incomplete to exit by the findings)", file=sys.stderr)
+        return 3
     return summary.exit_code
+
+
+def _live_errors(live: object) -> AbstractContextManager[None]:
+    if live is None:
+        return nullcontext()
+    from policyengine.cli.azure import azure_errors
+
+    return azure_errors()
+
+
+def _scan_status(live: object, inputs: list[Input], args: argparse.Namespace) -> dict[str, Any]:
+    """Whether the scan saw everything: from the live scan, or from a snapshot's last line."""
+    if live is not None:
+        from policyengine.cli.azure import Live, finish
+
+        assert isinstance(live, Live)
+        return finish(live, args)
+    snapshots: list[dict[str, Any]] = [i.header["status"] for i in inputs
+                                       if isinstance(i.header.get("status"), dict)]
+    if not snapshots:
+        return {"source": "export", "complete": True}
+    return {
+        "source": "snapshot",
+        "complete": all(s.get("complete", True) for s in snapshots),
+        "notEvaluated": [n for s in snapshots for n in s.get("notEvaluated", [])],
+        "truncated": [t for s in snapshots for t in s.get("truncated", [])],
+        "unreadChildren": sum(int(s.get("unreadChildren", 0)) for s in snapshots),
+    }
 
 
 def _is_file_target(path: Path) -> bool:

@@ -221,6 +221,11 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
         except json.JSONDecodeError as exc:
             col = min(exc.pos, len(text.rstrip("\r\n"))) + 1
             raise InputError(f"invalid JSON: {exc.msg}", Span(name, lineno, col)) from None
+        if isinstance(value, dict) and HEADER_KEY in value and "id" not in value:
+            # A snapshot's closing line: what the collection could not do.
+            if isinstance(value[HEADER_KEY], dict):
+                inp.header.update(value[HEADER_KEY])
+            continue
         yield _checked(value, lineno, name)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from policyengine import ir
 from policyengine.findings import Finding, Verdict
@@ -49,10 +49,16 @@ class Summary:
 
 @dataclass(frozen=True)
 class ReportContext:
-    """What a report says besides findings: the inputs and what they held."""
+    """What a report says besides findings: the inputs, what they held, and whether the scan
+    saw everything (``scan``: source, complete, what was not evaluated or read)."""
 
     inputs: tuple[str, ...]
     stats: Stats
+    scan: dict[str, Any] = field(default_factory=lambda: {"source": "export", "complete": True})
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.scan.get("complete", True))
 
 
 class Reporter(Protocol):

@@ -113,6 +113,7 @@ class JsonReporter:
             },
             "notes": stats.notes,
             "rules": [rule_json(r) for r in self.rules],
+            "scan": context.scan,
             "schemaVersion": SCHEMA_VERSION,
             "summary": {
                 "total": summary.total(),

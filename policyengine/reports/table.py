@@ -76,6 +76,13 @@ class TableReporter:
             write(f"\nnote: {note}")
         if context.stats.notes:
             write("\n")
+        if not context.complete:
+            scan = context.scan
+            missed = [f"{n.get('resourceType')} in {len(n.get('subscriptions') or [])} subscription(s)"
+                      f" or {n.get('managementGroup') or '-'}: {n.get('reason')}"
+                      for n in scan.get("notEvaluated", [])]
+            missed += [f"truncated: {t}" for t in scan.get("truncated", [])]
+            write("\nINCOMPLETE SCAN: " + "; ".join(missed) + "\n")
         ignored = sum(context.stats.ignored.values())
         write(f"\n{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
               f"from {context.stats.rows} rows ({ignored} rows of types no rule reads). ")
