@@ -21,7 +21,7 @@ from policyengine import __version__, ir
 from policyengine.errors import IncompleteEvaluation, UsageError
 from policyengine.kql.plan import Plan, PlanError, build_plan
 from policyengine.records.reader import HEADER_KEY, Input, Row
-from policyengine.sources.azure.arm import ArmClient
+from policyengine.sources.azure.arm import ArmAuthError, ArmClient
 from policyengine.sources.azure.auth import make_credential, resolve_cloud
 from policyengine.sources.azure.graph import GraphClient
 from policyengine.sources.azure.live import LiveScan, Scope
@@ -57,8 +57,8 @@ def open_live(args: argparse.Namespace, rules: tuple[ir.Rule, ...]) -> Live:
     cloud = resolve_cloud(args.cloud, args.arm_endpoint)
     credential = make_credential(args.auth, cloud)
     verify: str | bool = os.environ.get("REQUESTS_CA_BUNDLE") or True
-    graph = GraphClient(credential, cloud.arm_endpoint, cloud.audience, verify=verify)
-    arm = ArmClient(credential, cloud.arm_endpoint, cloud.audience, verify=verify)
+    graph = GraphClient(credential, cloud.arm_endpoint, cloud.audience, verify=verify, timeout=args.timeout)
+    arm = ArmClient(credential, cloud.arm_endpoint, cloud.audience, verify=verify, timeout=args.timeout)
     scope = Scope(tuple(args.subscription), args.management_group)
     scan = LiveScan(plan, graph, arm, scope, concurrency=args.concurrency, progress=_progress(args))
     header = {"kind": "live", "order": "parent-first"}
@@ -73,7 +73,7 @@ def azure_errors() -> Iterator[None]:
 
     try:
         yield
-    except ClientAuthenticationError as exc:
+    except (ClientAuthenticationError, ArmAuthError) as exc:
         first = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
         raise IncompleteEvaluation(
             f"authentication failed: {first} — sign in with `az login` (or --auth), or put a token "

@@ -21,6 +21,8 @@ def add_azure_options(parser: argparse.ArgumentParser) -> None:
                        help="another ARM endpoint (also POLICYENGINE_ARM_ENDPOINT)")
     group.add_argument("--concurrency", type=int, default=8, metavar="N",
                        help="ARM reads in flight at once (default 8)")
+    group.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="how long one request may take (default 60)")
     group.add_argument("--allow-incomplete", action="store_true",
                        help="exit by the findings even if part of the estate could not be read")
     group.add_argument("--quiet", action="store_true", help="no progress on stderr")

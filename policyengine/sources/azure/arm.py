@@ -27,6 +27,10 @@ class ArmError(Exception):
         self.status = status
 
 
+class ArmAuthError(ArmError):
+    """ARM refused the credential itself (401): the whole scan stops."""
+
+
 @dataclass
 class ArmStats:
     requests: int = 0
@@ -83,6 +87,8 @@ class ArmClient:
         except AzureError as exc:
             self._failed()
             raise ArmError(f"ARM could not be reached: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 401:
+            raise ArmAuthError(_status_reason(response), 401)
         if response.status_code != 200:
             self._failed()
             raise ArmError(_status_reason(response), response.status_code)

@@ -63,13 +63,14 @@ class GraphClient:
     """Runs one query over a scope and yields its rows, page by page."""
 
     def __init__(self, credential: Any, endpoint: str, audience: str, *, verify: str | bool = True,
-                 max_retries: int = 5, max_wait: float = 60.0,
+                 max_retries: int = 5, max_wait: float = 60.0, timeout: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
         # retry_total=0: the SDK would not retry a throttled POST anyway; this class does.
         self.client = ResourceGraphClient(credential, base_url=endpoint, credential_scopes=[audience],
-                                          connection_verify=verify, retry_total=0)
+                                          connection_verify=verify, retry_total=0,
+                                          connection_timeout=timeout, read_timeout=timeout)
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.sleep = sleep

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from policyengine.errors import IncompleteEvaluation
 from policyengine.kql.plan import ArmRead, Plan, Query
 from policyengine.records.model import ANNOTATION
-from policyengine.sources.azure.arm import ArmClient, ArmError
+from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
 from policyengine.sources.azure.graph import BATCH, GraphClient, GraphError
 
 SUBSCRIPTIONS_API = "/subscriptions?api-version=2022-12-01"
@@ -106,7 +107,14 @@ class LiveScan:
     def batches(self) -> list[list[str] | None]:
         if self.scope.management_group:
             return [None]
-        subscriptions = list(self.scope.subscriptions) or self.list_subscriptions()
+        try:
+            subscriptions = list(self.scope.subscriptions) or self.list_subscriptions()
+        except ArmAuthError:
+            raise
+        except ArmError as exc:
+            raise IncompleteEvaluation(f"the subscriptions could not be listed: {exc}") from None
+        if not subscriptions:
+            raise IncompleteEvaluation("the identity can read no subscription")
         return [subscriptions[i:i + BATCH] for i in range(0, len(subscriptions), BATCH)]
 
     def list_subscriptions(self) -> list[str]:
@@ -178,6 +186,8 @@ class LiveScan:
                 continue
             try:
                 found = self._read(read, rid)
+            except ArmAuthError:
+                raise
             except ArmError as exc:
                 unread[read.related_type.lower()] = f"not read: {exc}"
                 with self.status.lock:

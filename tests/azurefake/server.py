@@ -1,0 +1,249 @@
+"""A fake Azure on loopback: Resource Graph and ARM over HTTPS on 127.0.0.1, for the real
+Azure SDK clients to talk to. Test code, never a product path.
+
+It serves an estate (ARG-shaped rows, as ``examples/estate.json``) the way Azure does:
+
+* ``POST /providers/Microsoft.ResourceGraph/resources`` runs the query with the KQL test
+  oracle (``tests.kqloracle``) over tables built as Azure builds them: servers in
+  ``resources``, pricings in ``securityresources``, one ``resourcecontainers`` row per
+  subscription. Server parameters, ATP settings and alert policies are in no table.
+  Answers are paged with ``$skipToken`` (``page_size`` rows at most) and carry the user quota
+  headers.
+* ``GET /subscriptions``, ``GET {server}/configurations`` (paged with ``nextLink``),
+  ``GET {server}/advancedThreatProtectionSettings/Default``,
+  ``GET {server}/securityAlertPolicies/Default`` serve what ARG cannot see.
+
+Faults are injected by :class:`Fault` rules (status, headers, body, delay, how many times),
+matched on method and path, so a test can throttle, break or slow any request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import trustme
+
+TOKEN = "loopback-test-token"
+
+
+@dataclass
+class Fault:
+    """Answer matching requests with ``status`` (and ``headers``/``body``) ``times`` times
+    (None: always), after ``delay`` seconds."""
+
+    method: str
+    path: str  # a regular expression searched in the path, case-insensitively
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    times: int | None = None
+    delay: float = 0.0
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        return method == self.method and re.search(self.path, path, re.IGNORECASE) is not None
+
+
+@dataclass
+class Estate:
+    """The estate the fake serves, indexed as Azure would hold it."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    children: dict[str, list[dict[str, Any]]]  # lower-case parent id -> child resources
+    subscriptions: list[dict[str, Any]]
+    tenant_id: str = "72f988bf-0000-0000-0000-000000000000"
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> Estate:
+        tables: dict[str, list[dict[str, Any]]] = {"resources": [], "securityresources": [],
+                                                   "resourcecontainers": []}
+        children: dict[str, list[dict[str, Any]]] = {}
+        subs: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            rtype = str(row.get("type", "")).lower()
+            sid = row["id"].split("/")[2]
+            subs.setdefault(sid.lower(), {"id": f"/subscriptions/{sid}", "subscriptionId": sid,
+                                          "type": "microsoft.resources/subscriptions", "name": sid,
+                                          "displayName": sid, "state": "Enabled"})
+            if rtype == "microsoft.resources/subscriptions":
+                subs[sid.lower()].update(row)
+            elif rtype.count("/") >= 2:
+                parent = row["id"].rsplit("/", 2)[0].lower()
+                children.setdefault(parent, []).append(row)
+            elif rtype.startswith("microsoft.security/"):
+                tables["securityresources"].append(dict(row, subscriptionId=sid, type=rtype))
+            else:
+                tables["resources"].append(dict(row, subscriptionId=sid, type=rtype))
+        for sub in subs.values():
+            tables["resourcecontainers"].append(dict(sub, tenantId=cls.tenant_id))
+        return cls(tables, children, list(subs.values()))
+
+
+class FakeAzure:
+    """Start with ``with FakeAzure(estate) as azure:``; ``azure.endpoint`` and
+    ``azure.ca_bundle`` are what the clients need. ``azure.requests`` logs every request."""
+
+    def __init__(self, estate: Estate, *, page_size: int = 1000, quota: int = 15,
+                 faults: list[Fault] | None = None, delay: float = 0.0) -> None:
+        self.estate = estate
+        self.page_size = page_size
+        self.quota = quota
+        self.faults = faults or []
+        self.delay = delay
+        self.requests: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.management_groups: dict[str, list[str]] = {}
+        ca = trustme.CA()
+        self._dir = tempfile.TemporaryDirectory()
+        self.ca_bundle = str(Path(self._dir.name) / "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_bundle)
+        self._cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._cert.configure_cert(context)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeAzure:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._dir.cleanup()
+
+    def count(self, method: str, pattern: str) -> int:
+        with self.lock:
+            return sum(1 for m, p in self.requests if m == method and re.search(pattern, p, re.I))
+
+    # -- answers -----------------------------------------------------------------------------
+    def fault_for(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            self.requests.append((method, path))
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def graph(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        from tests.kqloracle import execute
+
+        scope = {s.lower() for s in body.get("subscriptions") or []}
+        for group in body.get("managementGroups") or []:
+            scope |= {s.lower() for s in self.management_groups.get(group, [])}
+        tables = {name: [r for r in rows if str(r.get("subscriptionId", "")).lower() in scope]
+                  for name, rows in self.estate.tables.items()}
+        options = body.get("options") or {}
+        offset = int(options.get("$skipToken") or 0)
+        top = min(int(options.get("$top") or 1000), self.page_size)
+        rows = execute(body["query"], tables)
+        page = rows[offset:offset + top]
+        answer: dict[str, Any] = {"totalRecords": len(rows), "count": len(page), "data": page,
+                                  "facets": [], "resultTruncated": "false"}
+        if offset + top < len(rows):
+            answer["$skipToken"] = str(offset + top)
+        with self.lock:
+            self.quota = max(self.quota - 1, 0)
+            remaining = self.quota
+        headers = {"x-ms-user-quota-remaining": str(remaining),
+                   "x-ms-user-quota-resets-after": "00:00:00.2"}
+        return 200, answer, headers
+
+    def arm(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        lowered = path.lower().rstrip("/")
+        if lowered == "/subscriptions":
+            return 200, {"value": [dict(s, tenantId=self.estate.tenant_id) for s in self.estate.subscriptions]}
+        if lowered.endswith("/configurations"):
+            parent = lowered.rsplit("/", 1)[0]
+            if not self._exists(parent):
+                return 404, _error("ResourceNotFound", f"{path} was not found")
+            items = [c for c in self.estate.children.get(parent, []) if "/configurations/" in c["id"].lower()]
+            start = int((query.get("$skipToken") or ["0"])[0])
+            page = items[start:start + self.page_size]
+            body: dict[str, Any] = {"value": page}
+            if start + self.page_size < len(items):
+                body["nextLink"] = (f"{self.endpoint}{path}?api-version={query['api-version'][0]}"
+                                    f"&$skipToken={start + self.page_size}")
+            return 200, body
+        parent, _, child = lowered.rsplit("/", 2)
+        for item in self.estate.children.get(parent, []):
+            if item["id"].lower().rstrip("/") == lowered:
+                return 200, item
+        return 404, _error("ResourceNotFound", f"{child} of {parent} was not found")
+
+    def _exists(self, rid: str) -> bool:
+        return any(r["id"].lower() == rid for r in self.estate.tables["resources"])
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _handler(fake: FakeAzure) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self, method: str) -> None:
+            url = urlparse(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if fake.delay:
+                time.sleep(fake.delay)
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._send(401, _error("InvalidAuthenticationToken", "The access token is invalid."))
+                return
+            fault = fake.fault_for(method, url.path)
+            if fault is not None:
+                time.sleep(fault.delay)
+                body = fault.body if fault.body is not None else _error("Fault", f"injected {fault.status}")
+                self._send(fault.status, body, fault.headers)
+                return
+            if method == "POST" and url.path.lower().endswith("/providers/microsoft.resourcegraph/resources"):
+                status, answer, headers = fake.graph(json.loads(raw))
+                self._send(status, answer, headers)
+                return
+            if method == "GET":
+                status, answer = fake.arm(url.path, parse_qs(url.query))
+                self._send(status, answer)
+                return
+            self._send(405, _error("MethodNotAllowed", method))
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+    return Handler
