@@ -97,12 +97,14 @@ class FakeAzure:
     ``azure.ca_bundle`` are what the clients need. ``azure.requests`` logs every request."""
 
     def __init__(self, estate: Estate, *, page_size: int = 1000, quota: int = 15,
-                 faults: list[Fault] | None = None, delay: float = 0.0) -> None:
+                 faults: list[Fault] | None = None, delay: float = 0.0, graph_delay: float = 0.0) -> None:
         self.estate = estate
         self.page_size = page_size
         self.quota = quota
         self.faults = faults or []
-        self.delay = delay
+        self.delay = delay  # per ARM request
+        self.graph_delay = graph_delay  # per Resource Graph request
+        self._results: dict[tuple[str, frozenset[str]], list[dict[str, Any]]] = {}
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.management_groups: dict[str, list[str]] = {}
@@ -150,12 +152,15 @@ class FakeAzure:
         scope = {s.lower() for s in body.get("subscriptions") or []}
         for group in body.get("managementGroups") or []:
             scope |= {s.lower() for s in self.management_groups.get(group, [])}
-        tables = {name: [r for r in rows if str(r.get("subscriptionId", "")).lower() in scope]
-                  for name, rows in self.estate.tables.items()}
         options = body.get("options") or {}
         offset = int(options.get("$skipToken") or 0)
         top = min(int(options.get("$top") or 1000), self.page_size)
-        rows = execute(body["query"], tables)
+        key = (body["query"], frozenset(scope))
+        rows = self._results.get(key) if offset else None
+        if rows is None:  # run once per query and scope; later pages slice the same answer
+            tables = {name: [r for r in held if str(r.get("subscriptionId", "")).lower() in scope]
+                      for name, held in self.estate.tables.items()}
+            rows = self._results[key] = execute(body["query"], tables)
         page = rows[offset:offset + top]
         answer: dict[str, Any] = {"totalRecords": len(rows), "count": len(page), "data": page,
                                   "facets": [], "resultTruncated": "false"}
@@ -219,8 +224,10 @@ def _handler(fake: FakeAzure) -> type[BaseHTTPRequestHandler]:
             url = urlparse(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            if fake.delay:
-                time.sleep(fake.delay)
+            is_graph = url.path.lower().endswith("/providers/microsoft.resourcegraph/resources")
+            pause = fake.graph_delay if is_graph else fake.delay
+            if pause:
+                time.sleep(pause)
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._send(401, _error("InvalidAuthenticationToken", "The access token is invalid."))
                 return
@@ -230,7 +237,7 @@ def _handler(fake: FakeAzure) -> type[BaseHTTPRequestHandler]:
                 body = fault.body if fault.body is not None else _error("Fault", f"injected {fault.status}")
                 self._send(fault.status, body, fault.headers)
                 return
-            if method == "POST" and url.path.lower().endswith("/providers/microsoft.resourcegraph/resources"):
+            if method == "POST" and is_graph:
                 status, answer, headers = fake.graph(json.loads(raw))
                 self._send(status, answer, headers)
                 return
