@@ -68,28 +68,26 @@ class Estate:
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> Estate:
-        tables: dict[str, list[dict[str, Any]]] = {"resources": [], "securityresources": [],
-                                                   "resourcecontainers": []}
+        """Tables as ARG holds them (``tests.kqloracle.arg``), with the ``resourcecontainers``
+        row every subscription has in Azure even where the export lacks it; children by parent."""
+        from tests.kqloracle.arg import arg_row, arg_tables
+
+        rows = list(rows)
+        tables = arg_tables(rows)
         children: dict[str, list[dict[str, Any]]] = {}
-        subs: dict[str, dict[str, Any]] = {}
         for row in rows:
-            rtype = str(row.get("type", "")).lower()
-            sid = row["id"].split("/")[2]
-            subs.setdefault(sid.lower(), {"id": f"/subscriptions/{sid}", "subscriptionId": sid,
-                                          "type": "microsoft.resources/subscriptions", "name": sid,
-                                          "displayName": sid, "state": "Enabled"})
-            if rtype == "microsoft.resources/subscriptions":
-                subs[sid.lower()].update(row)
-            elif rtype.count("/") >= 2:
-                parent = row["id"].rsplit("/", 2)[0].lower()
-                children.setdefault(parent, []).append(row)
-            elif rtype.startswith("microsoft.security/"):
-                tables["securityresources"].append(dict(row, subscriptionId=sid, type=rtype))
-            else:
-                tables["resources"].append(dict(row, subscriptionId=sid, type=rtype))
-        for sub in subs.values():
-            tables["resourcecontainers"].append(dict(sub, tenantId=cls.tenant_id))
-        return cls(tables, children, list(subs.values()))
+            if str(row.get("type", "")).count("/") >= 2:
+                children.setdefault(row["id"].rsplit("/", 2)[0].lower(), []).append(row)
+        known = {str(r.get("subscriptionId", "")).lower() for r in tables["resourcecontainers"]}
+        seen = dict.fromkeys(row["id"].split("/")[2] for row in rows)
+        for sid in seen:
+            if sid.lower() not in known:
+                tables["resourcecontainers"].append(arg_row({
+                    "id": f"/subscriptions/{sid}", "name": sid, "type": "microsoft.resources/subscriptions",
+                    "subscriptionId": sid, "tenantId": cls.tenant_id, "properties": {"state": "Enabled"}}))
+        subscriptions = [{"id": f"/subscriptions/{sid}", "subscriptionId": sid, "displayName": sid,
+                          "state": "Enabled", "tenantId": cls.tenant_id} for sid in seen]
+        return cls(tables, children, subscriptions)
 
 
 class FakeAzure:
@@ -176,7 +174,7 @@ class FakeAzure:
     def arm(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         lowered = path.lower().rstrip("/")
         if lowered == "/subscriptions":
-            return 200, {"value": [dict(s, tenantId=self.estate.tenant_id) for s in self.estate.subscriptions]}
+            return 200, {"value": self.estate.subscriptions}
         if lowered.endswith("/configurations"):
             parent = lowered.rsplit("/", 1)[0]
             if not self._exists(parent):
