@@ -9,8 +9,8 @@ Each query
 * joins the subscription-scope data its rules relate to (Defender pricings in
   ``securityresources``) with one ``leftouter`` join per table, within ARG's limit of three;
 * computes, for every rule whose data is all in ARG, the verdict as a column
-  (``['verdict:RULE']``), and for a rule that also needs ARM reads, whether its ``where``
-  holds (``['applies:RULE']``), so a scan skips the ARM reads of resources it does not apply to;
+  (``['verdict RULE']``), and for a rule that also needs ARM reads, whether its ``where``
+  holds (``['applies RULE']``), so a scan skips the ARM reads of resources it does not apply to;
 * projects ``id``, the resource's identity columns, and only the paths the rules read, each
   as a column named by its path (``['properties.state']``), so the client can rebuild the
   resource for the Python evaluator.
@@ -31,7 +31,7 @@ from policyengine.catalog import Catalog, catalog
 from policyengine.evaluator import condition_paths
 from policyengine.kql import quote
 from policyengine.kql.render import Operand, render, verdict_columns
-from policyengine.kql.typed import KqlUnsupported
+from policyengine.kql.quote import KqlUnsupported
 from policyengine.paths import FieldPath
 
 #: Columns every query returns, as ARG names them.
@@ -156,10 +156,24 @@ def _arg_path(segments: tuple[str | int, ...]) -> tuple[str | int, ...]:
     return (first, *segments[1:])
 
 
-def _column_of(path: tuple[str | int, ...]) -> str:
+_SAFE_COLUMN = re.compile(r"[A-Za-z0-9_. \-\[\]']{1,200}")
+
+
+def _column_of(path: tuple[str | int, ...], index: int) -> str:
+    """The column a path lands in: its text (``properties.state``, ``tags['cost-center']``),
+    unambiguous per path; ``path_N`` where that text would not make a column name (Kusto
+    entity names hold letters, digits, ``_ . -``, spaces, at most 1024 characters)."""
     if len(path) == 1 and path[0] in IDENTITY:
         return str(path[0])
-    return ".".join(map(str, path))
+    text = ""
+    for seg in path:
+        if isinstance(seg, int):
+            text += f"[{seg}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", seg):
+            text += f".{seg}" if text else seg
+        else:
+            text += f"['{seg}']"
+    return text if _SAFE_COLUMN.fullmatch(text) else f"path_{index}"
 
 
 class _TypePlanner:
@@ -178,17 +192,34 @@ class _TypePlanner:
         self.joins: dict[str, list[RelatedColumn]] = {}
 
     # -- operands ---------------------------------------------------------------------------
+    def _may_join(self, table: str) -> bool:
+        """ARG allows at most three joins, and one cross-table join per query unless all are
+        between resources and resourcecontainers (query-language page, join limitations)."""
+        if table in self.joins:
+            return True
+        tables = [*self.joins, table]
+        if len(tables) > MAX_JOINS:
+            return False
+        others = [t for t in tables if t != self.table]
+        return len(others) <= 1 or set(others) | {self.table} <= {"resources", "resourcecontainers"}
+
     def related_column(self, rel: ir.Related) -> RelatedColumn | None:
-        """The column of a subscription-scope resource joined in, or None if ARG has none."""
+        """The column of a subscription-scope resource joined in, or None if the query cannot
+        have it (ARG has no table for it, or the join limits are reached): ARM reads it then."""
         kind = self.catalog.get(rel.type)
         if rel.scope is not ir.Scope.SUBSCRIPTION or kind is None or kind.arg_table is None:
             return None
         key = (rel.type.lower(), rel.resource_name.lower())
         column = self.related.get(key)
         if column is None:
+            if not self._may_join(kind.arg_table):
+                return None
             base = re.sub(r"[^A-Za-z0-9_]", "_", f"{rel.type.rsplit('/', 1)[-1]}_{rel.resource_name}")
             taken = {c.column for c in self.related.values()}
-            name = base if base not in taken else f"{base}_{len(self.related)}"
+            name, number = base, 1
+            while name in taken:
+                number += 1
+                name = f"{base}_{number}"
             column = RelatedColumn(name, rel.type, rel.resource_name)
             self.related[key] = column
             self.joins.setdefault(kind.arg_table, []).append(column)
@@ -211,9 +242,7 @@ class _TypePlanner:
     def arm_reads(self, rule: ir.Rule) -> tuple[ArmRead, ...]:
         reads: dict[str, list[str]] = {}
         for rel in rule.related:
-            kind = self.catalog.get(rel.type)
-            in_arg = rel.scope is ir.Scope.SUBSCRIPTION and kind is not None and kind.arg_table
-            if not in_arg:
+            if self.related_column(rel) is None:
                 reads.setdefault(rel.type, []).append(rel.resource_name)
         out = []
         for rtype, names in reads.items():
@@ -233,10 +262,8 @@ class _TypePlanner:
         for rule in self.rules:
             for path in condition_paths(rule):
                 if not path.is_related and not path.element and \
-                        str(path.segments[0]).lower() in ARG_COLUMNS:
-                    self.paths.setdefault(_column_of(path.segments), path.segments)
-            for rel in rule.related:
-                self.related_column(rel)
+                        str(path.segments[0]).lower() in ARG_COLUMNS and path.segments not in self.paths.values():
+                    self.paths[_column_of(path.segments, len(self.paths))] = path.segments
             arm = self.arm_reads(rule)
             resolve = self.resolve(rule)
             diagnostics: list[Diagnostic] = []
@@ -244,9 +271,9 @@ class _TypePlanner:
             try:
                 if arm:
                     if rule.where is not None and not any(p.is_related for p in _where_paths(rule)):
-                        column = quote.name(f"applies:{rule.id}")
+                        column = quote.name(f"applies {rule.id}")
                         extends.append(f"{column} = {render(rule.where, rule, resolve).value}")
-                        applies.append((rule.id, f"applies:{rule.id}"))
+                        applies.append((rule.id, f"applies {rule.id}"))
                 else:
                     values, (column, text) = verdict_columns(rule, resolve)
                     extends += [f"{quote.name(c)} = {v}" for c, v in values]
@@ -259,9 +286,6 @@ class _TypePlanner:
                                               "computed by the evaluator from the query's columns"))
             rule_plans.append(RulePlan(rule.id, rule.resource_type, "arg+arm" if arm else "arg",
                                        server, arm, tuple(diagnostics)))
-        if len(self.joins) > MAX_JOINS:
-            raise PlanError(f"{self.resource_type}: the rules need {len(self.joins)} joins; "
-                            f"Resource Graph allows {MAX_JOINS}")
         lines = [self.table, f"| where type =~ {quote.string(self.resource_type.lower())}"]
         for table, columns in self.joins.items():
             lines.append(self.join(table, columns))
@@ -269,7 +293,7 @@ class _TypePlanner:
             if group:
                 lines.append("| extend " + ",\n    ".join(group))
         projected = list(IDENTITY)
-        projected += [f"{quote.name(c)} = {quote.path(_arg_path(p))}"
+        projected += [f"{quote.column(c)} = {quote.path(_arg_path(p))}"
                       for c, p in self.paths.items() if c not in IDENTITY]
         projected += [c.column for c in self.related.values()]
         projected += [quote.name(c) for _, c in verdicts + applies]

@@ -18,24 +18,31 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from importlib import resources
 
 from policyengine.paths import Segment
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Kusto keywords that may not stand as a bare identifier in an expression (a conservative
-# list: quoting a name that did not need it is harmless).
-_KEYWORDS = frozenset({
-    "and", "as", "asc", "between", "by", "consume", "contains", "count", "desc", "distinct",
-    "dynamic", "extend", "false", "find", "from", "has", "in", "invoke", "join", "kind", "let",
-    "limit", "not", "null", "on", "or", "order", "project", "range", "sample", "search", "set",
-    "sort", "summarize", "take", "to", "top", "true", "typeof", "union", "where", "with", "bool",
-    "int", "long", "real", "string", "datetime", "timespan", "guid", "decimal", "int64", "double",
-    "boolean", "date", "time", "uniqueid",
-})
 
 
-class KqlValueError(ValueError):
-    """A value that has no literal in the KQL we emit."""
+def _keywords() -> frozenset[str]:
+    text = (resources.files("policyengine") / "kql" / "keywords.txt").read_text("utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+#: Words the parser reads as keywords (taken from Microsoft's parser itself): a name that is
+#: one of them is bracket-quoted, as any name that is not a plain identifier is.
+_KEYWORDS = _keywords()
+#: The largest integer a query compares exactly: comparisons go through todouble().
+MAX_EXACT = 2**53
+
+
+class KqlUnsupported(Exception):
+    """A construct KQL cannot express exactly; the message names it."""
+
+
+class KqlValueError(KqlUnsupported):
+    """A value that has no exact literal in the KQL we emit."""
 
 
 def string(value: str) -> str:
@@ -52,6 +59,8 @@ def string(value: str) -> str:
             out.append("\\t")
         elif char < " " or char in "\x7f\x85\u2028\u2029":
             out.append(f"\\u{ord(char):04x}")
+        elif "\ud800" <= char <= "\udfff":
+            raise KqlValueError("a string with a lone surrogate (not valid UTF-8)")
         else:
             out.append(char)
     out.append('"')
@@ -63,6 +72,8 @@ def number(value: int | float) -> str:
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number")
     if isinstance(value, int):
+        if abs(value) > MAX_EXACT:
+            raise KqlValueError(f"the integer {value} (beyond 2**53, KQL compares it inexactly)")
         return str(value)
     if not math.isfinite(value):
         raise KqlValueError(f"the number {value} has no KQL literal here")
@@ -80,6 +91,12 @@ def is_plain(text: str) -> bool:
 def name(text: str) -> str:
     """A column or property name, bracket-quoted unless it is a plain identifier."""
     return text if is_plain(text) else f"[{string(text)}]"
+
+
+def column(text: str) -> str:
+    """A column name the query defines, always bracket-quoted (so every path column has the
+    same syntax, whatever its name)."""
+    return f"[{string(text)}]"
 
 
 def access(base: str, segments: Iterable[Segment]) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from policyengine import ir
 from policyengine.kql import quote
-from policyengine.kql.typed import KqlUnsupported
+from policyengine.kql.quote import KqlUnsupported
 from policyengine.operators import COUNT_COMPARISONS, NUMERIC_PATTERN, OPERATORS
 from policyengine.paths import FieldPath
 
@@ -107,7 +107,7 @@ def verdict_columns(rule: ir.Rule, resolve: Resolve) -> tuple[list[tuple[str, st
     """The rule's verdict, decided as the evaluator decides it: an error in ``where`` first;
     then ``where`` fail (not_applicable) or unknown; then an error in the condition; then the
     condition's value. Returns the value columns to extend first (``RULE where``,
-    ``RULE condition``) and then the verdict column (``verdict:RULE``), a string."""
+    ``RULE condition``) and then the verdict column (``verdict RULE``), a string."""
     values: list[tuple[str, str]] = []
     branches: list[str] = []
     if rule.where is not None:
@@ -124,7 +124,7 @@ def verdict_columns(rule: ir.Rule, resolve: Resolve) -> tuple[list[tuple[str, st
         branches.append(f'{condition.error}, "error"')
     branches += [f'{ref} == {PASS}, "pass"', f'{ref} == {FAIL}, "fail"']
     text = "case(\n        " + ",\n        ".join(branches) + ',\n        "unknown")'
-    return values, (f"verdict:{rule.id}", text)
+    return values, (f"verdict {rule.id}", text)
 
 
 __all__ = ["COUNT_COMPARISONS", "Operand", "Rendered", "render", "verdict_columns"]

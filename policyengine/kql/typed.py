@@ -22,10 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policyengine.kql import quote
-
-
-class KqlUnsupported(Exception):
-    """A construct KQL cannot express exactly; the message names it."""
+from policyengine.kql.quote import KqlUnsupported
 
 
 @dataclass(frozen=True)
@@ -116,7 +113,7 @@ def affix(which: str) -> Any:
 
 
 #: Python-only regular expression syntax that RE2 (KQL's engine) rejects.
-_NOT_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\(\?P=|\\[1-9]|\(\?>|[*+?}][+]")
+_NOT_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\(\?P=|(?<!\\)(?:\\\\)*\\[1-9]|\(\?>|[*+?}][+]")
 
 
 def matches(x: str, pattern: str, case_sensitive: bool, _numeric: str) -> KqlTest:
@@ -141,15 +138,17 @@ def negate(render: Any) -> Any:
     return negated
 
 
-def exists(x: str, _expected: Any, _cs: bool, _numeric: str) -> KqlTest:
-    return KqlTest(f"isnotnull({x})")
+def exists(x: str, expected: bool, _cs: bool, _numeric: str) -> KqlTest:
+    present = f"isnotnull({x})"
+    return KqlTest(present if expected else f"not({present})")
 
 
-def has_value(x: str, _expected: Any, _cs: bool, _numeric: str) -> KqlTest:
+def has_value(x: str, expected: bool, _cs: bool, _numeric: str) -> KqlTest:
     empty = (f'(gettype({x}) == "string" and strlen(tostring({x})) == 0) or '
              f'(gettype({x}) == "array" and array_length({x}) == 0) or '
              f'(gettype({x}) == "dictionary" and array_length(bag_keys({x})) == 0)')
-    return KqlTest(f"isnotnull({x}) and not({empty})")
+    holds = f"(isnotnull({x}) and not({empty}))"
+    return KqlTest(holds if expected else f"not({holds})")
 
 
 def not_expressible(what: str) -> Any:

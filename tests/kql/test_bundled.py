@@ -60,9 +60,6 @@ def test_query_returns_the_columns_the_plan_promises(results: dict[str, KqlResul
 ENTITY_NAME = re.compile(r"(?!__)[\w .-]{1,1024}(?<!__)")
 
 
-@pytest.mark.xfail(strict=True, reason="doubtful, not verified against ARG: the verdict and applies "
-                   "columns are named `verdict:RULE` / `applies:RULE`, and the entity-names page says colons "
-                   "are not supported; Kusto.Language accepts them. Rename (e.g. `verdict RULE`) and drop this mark.")
 def test_result_column_names_follow_the_entity_name_rules(results: dict[str, KqlResult]) -> None:
     names = {c for result in results.values() for c, _ in result.columns}
     assert sorted(n for n in names if not ENTITY_NAME.fullmatch(n)) == []

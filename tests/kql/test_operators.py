@@ -61,7 +61,7 @@ def test_operator_verdict_is_in_the_query_or_diagnosed(name: str) -> None:
     (query,) = plan.queries
     if expressible(case):
         assert rule_plan.server_verdict and not rule_plan.diagnostics
-        assert dict(query.verdicts) == {"T-001": "verdict:T-001"}
+        assert dict(query.verdicts) == {"T-001": "verdict T-001"}
     else:
         assert not rule_plan.server_verdict and query.verdicts == () and query.summary is None
         (diagnostic,) = plan.diagnostics

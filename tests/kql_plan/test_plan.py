@@ -55,7 +55,7 @@ def test_unsupported_construct_is_a_diagnostic_not_a_weaker_query(
     (rule,) = plan.rules
     assert not rule.server_verdict
     assert rule.diagnostics[0].construct.startswith("count with a where condition")
-    assert "verdict:X-1" not in plan.queries[0].text
+    assert "verdict X-1" not in plan.queries[0].text
     assert "properties.rules" in plan.queries[0].text  # still projected for the evaluator
 
 
@@ -67,7 +67,7 @@ def test_compile_command(cli: Callable[..., Result], write: Callable[[str, str],
     as_json = json.loads(cli("compile", "--format", "json").out)
     assert {r["id"] for r in as_json["rules"]} >= {"PG-FLEX-001", "PG-SUB-001"}
     summary = cli("compile", "--summary").out
-    assert '["PG-SINGLE-001 fail"] = countif(["verdict:PG-SINGLE-001"] == "fail")' in summary
+    assert '["PG-SINGLE-001 fail"] = countif(["verdict PG-SINGLE-001"] == "fail")' in summary
     assert "// Microsoft.Resources/subscriptions (resourcecontainers)" in summary
     # no flexible-server rule has its verdict in ARG (their data needs ARM reads)
     assert "// Microsoft.DBforPostgreSQL/flexibleServers" not in summary
@@ -77,7 +77,7 @@ def test_compile_command(cli: Callable[..., Result], write: Callable[[str, str],
     """, rule_id="ACME-1"))
     custom = cli("compile", "--rules", str(tmp_path / "mine"), "--no-bundled-rules")
     assert custom.code == 0
-    assert '["verdict:ACME-1"]' in custom.out
+    assert '["verdict ACME-1"]' in custom.out
     assert 'tostring(properties.network.publicNetworkAccess) =~ "Disabled"' in custom.out
 
 

@@ -158,22 +158,29 @@ class LiveScan:
             children = pool.map(lambda r: self._children(query, r), window)
             for row, (child_rows, unread) in zip(window, children, strict=True):
                 yield from self._subscription_rows(query, row)
+                # A subscription-scope resource read from ARM precedes the resources of its
+                # subscription, as the parent-first order wants; once per subscription.
+                for child in child_rows:
+                    if "/resourcegroups/" not in str(child.get("id", "")).lower():
+                        yield from self._once(child)
                 resource = rebuild(query, row)
                 if unread:
                     resource[ANNOTATION] = {"unread": unread}
                 yield resource
-                yield from child_rows
+                yield from (c for c in child_rows if "/resourcegroups/" in str(c.get("id", "")).lower())
             self.progress(f"{query.resource_type}: {self.graph.stats.rows} rows, "
                           f"{self.arm.stats.requests} ARM reads")
 
     def _subscription_rows(self, query: Query, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for related in query.related:
             bag = row.get(related.column)
-            if not (isinstance(bag, dict) and isinstance(bag.get("id"), str)):
-                continue
-            if bag["id"].lower() not in self._emitted:
-                self._emitted.add(bag["id"].lower())
-                yield bag
+            if isinstance(bag, dict) and isinstance(bag.get("id"), str):
+                yield from self._once(bag)
+
+    def _once(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if row["id"].lower() not in self._emitted:
+            self._emitted.add(row["id"].lower())
+            yield row
 
     def _children(self, query: Query, row: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         rid = row.get("id")
@@ -185,7 +192,7 @@ class LiveScan:
             if not _needed(query, read, self.plan, row):
                 continue
             try:
-                found = self._read(read, rid)
+                found = self._read(read, rid, str(row.get("subscriptionId") or ""))
             except ArmAuthError:
                 raise
             except ArmError as exc:
@@ -199,13 +206,15 @@ class LiveScan:
                 unread[read.related_type.lower()] = f"not in the ARM answer: {', '.join(sorted(missing))}"
         return children, unread
 
-    def _read(self, read: ArmRead, rid: str) -> list[dict[str, Any]]:
+    def _read(self, read: ArmRead, rid: str, subscription: str) -> list[dict[str, Any]]:
+        def fill(url: str) -> str:
+            return url.replace("{parentId}", rid).replace("{id}", rid).replace("{subscriptionId}", subscription)
+
         wanted = {n.lower() for n in read.names}
         if read.method == "list":
-            url = read.url_template.replace("{parentId}", rid).replace("{id}", rid)
-            return [item for item in self.arm.list(url) if str(item.get("name", "")).lower() in wanted]
-        return [self.arm.get(url) for url in (u.replace("{parentId}", rid).replace("{id}", rid)
-                                              for u in read.urls())]
+            return [item for item in self.arm.list(fill(read.url_template))
+                    if str(item.get("name", "")).lower() in wanted]
+        return [self.arm.get(fill(url)) for url in read.urls()]
 
 
 __all__: Sequence[str] = ["LiveScan", "ScanStatus", "Scope", "rebuild"]
