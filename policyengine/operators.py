@@ -145,9 +145,40 @@ def _contains(actual: Any, expected: Any, case_sensitive: bool) -> bool:
     raise OperandError(f"'contains' needs a string or an array, found {_type_name(actual)}")
 
 
+_CLASSES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
+
+
+def _ascii_classes(pattern: str) -> str:
+    r"""``\d \w \s`` (and their negations) as RE2 reads them — ASCII only (KQL's regex is
+    RE2: https://github.com/google/re2/wiki/Syntax) — where Python's are Unicode."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            letter = pattern[i + 1]
+            if letter.lower() in _CLASSES:
+                body = _CLASSES[letter.lower()]
+                if in_class:
+                    # A negated class inside [] has no ASCII spelling: leave it as written.
+                    out.append(body if letter.islower() else pattern[i:i + 2])
+                else:
+                    out.append(f"[{body}]" if letter.islower() else f"[^{body}]")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 @functools.lru_cache(maxsize=256)
 def compile_pattern(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+    return re.compile(_ascii_classes(pattern), 0 if case_sensitive else re.IGNORECASE)
 
 
 def _match(actual: Any, expected: str, case_sensitive: bool) -> bool:

@@ -30,12 +30,15 @@ from policyengine import ir
 from policyengine.catalog import Catalog, catalog
 from policyengine.evaluator import condition_paths
 from policyengine.kql import quote
-from policyengine.kql.render import Operand, render, verdict_columns
 from policyengine.kql.quote import KqlUnsupported
+from policyengine.kql.render import Operand, render, verdict_columns
 from policyengine.paths import FieldPath
 
 #: Columns every query returns, as ARG names them.
 IDENTITY = ("id", "name", "type", "subscriptionId", "resourceGroup", "location")
+#: ARG's columns of type string (the others are dynamic).
+STRING_COLUMNS = frozenset({"id", "name", "type", "tenantId", "kind", "location", "resourceGroup",
+                            "subscriptionId", "managedBy"})
 #: The columns of ARG's resource tables (arg-schema.json beside Microsoft's kqlcheck; the ARG
 #: docs' result samples): a rule path must start with one of them to be read from ARG.
 ARG_COLUMNS = {c.lower(): c for c in (
@@ -235,7 +238,9 @@ class _TypePlanner:
                     raise KqlUnsupported(f"related data {rel.type} is not in Resource Graph")
                 return Operand(quote.access(column.column, path.segments[2:]),
                                f"isnotnull({column.column})")
-            return Operand(quote.path(_arg_path(path.segments)))
+            segments = _arg_path(path.segments)
+            return Operand(quote.path(segments), string_column=len(segments) == 1 and
+                           str(segments[0]) in STRING_COLUMNS)
 
         return operand
 
@@ -261,8 +266,9 @@ class _TypePlanner:
         applies: list[tuple[str, str]] = []
         for rule in self.rules:
             for path in condition_paths(rule):
-                if not path.is_related and not path.element and \
-                        str(path.segments[0]).lower() in ARG_COLUMNS and path.segments not in self.paths.values():
+                if path.element or path.is_related or path.segments in self.paths.values():
+                    continue
+                if str(path.segments[0]).lower() in ARG_COLUMNS:
                     self.paths[_column_of(path.segments, len(self.paths))] = path.segments
             arm = self.arm_reads(rule)
             resolve = self.resolve(rule)

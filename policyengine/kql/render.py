@@ -35,6 +35,9 @@ class Operand:
 
     value: str
     observed: str | None = None
+    #: The value is one of ARG's string columns (name, kind, location...), never dynamic:
+    #: array and bag functions do not apply to it.
+    string_column: bool = False
 
 
 Resolve = Callable[[FieldPath], Operand]
@@ -75,6 +78,10 @@ def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve) -> Rendered:
             raise KqlUnsupported("'@' paths (array elements)")
         op = OPERATORS[node.op]
         operand = resolve(node.path)
+        if operand.string_column and node.op == "hasValue":
+            # ARG gives "" (never null) for an unset string column; "" has no value.
+            holds = f"strlen({operand.value}) > 0"
+            return _leaf(holds if node.value else f"not({holds})", "false", operand, PASS, True)
         test = op.kql(operand.value, node.value, node.case_sensitive, NUMERIC_PATTERN)
         on_missing = _ON_MISSING[node.on_missing or rule.on_missing]
         return _leaf(test.holds, test.error, operand, on_missing, op.presence)
@@ -82,6 +89,9 @@ def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve) -> Rendered:
         if node.where is not None:
             raise KqlUnsupported("count with a where condition (it needs mv-expand per element)")
         operand = resolve(node.path)
+        if operand.string_column:
+            # A string is never an array: the evaluator says error for every resource.
+            return Rendered(f"{UNKNOWN}", "true")
         compare = OPERATORS[node.op].kql
         holds = compare(f"array_length({operand.value})", node.value, True, NUMERIC_PATTERN).holds
         # An absent array counts zero elements: decided here, at compile time.

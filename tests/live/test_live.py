@@ -101,13 +101,15 @@ def test_faults_never_drop_a_resource(cli: Cli, azure_env: Callable[..., FakeAzu
 
 
 def test_failed_batch_is_not_evaluated_and_exit_3(cli: Cli, azure_env: Callable[..., FakeAzure]) -> None:
-    azure_env(faults=[Fault("POST", r"resourcegraph", 500, times=None)])
+    # Retry-After: 0 keeps the retries quick; they are still made (and counted) before giving up.
+    fake = azure_env(faults=[Fault("POST", r"resourcegraph", 500, headers={"Retry-After": "0"}, times=None)])
     result, report = live(cli)
     assert result.code == 3
     assert report["scan"]["complete"] is False
     assert {n["resourceType"] for n in report["scan"]["notEvaluated"]} >= {
         "Microsoft.DBforPostgreSQL/flexibleServers"}
     assert "incomplete" in result.err
+    assert fake.count("POST", "resourcegraph") == 3 * 6  # three queries, each tried six times
     allowed = cli("scan", "--azure", "--format", "json", "--allow-incomplete")
     assert allowed.code in (0, 1)
 

@@ -68,13 +68,27 @@ def rebuild(query: Query, row: dict[str, Any]) -> dict[str, Any]:
                                                "location") if row.get(k) is not None}
     for column, path in query.paths:
         value = row.get(column)
-        if value is None:
-            continue
-        node = out
-        for seg in path[:-1]:
-            node = node.setdefault(str(seg), {})
-        node[str(path[-1])] = value
+        if value is not None:
+            _put(out, path, value)
     return out
+
+
+def _put(node: Any, path: tuple[str | int, ...], value: Any) -> None:
+    """Set ``value`` at ``path``, making objects for names and lists for indices (padded
+    with nulls, which read as absent)."""
+    for seg, nxt in zip(path, (*path[1:], None), strict=True):
+        last = nxt is None
+        fresh: Any = value if last else ([] if isinstance(nxt, int) else {})
+        if isinstance(seg, int):
+            while len(node) <= seg:
+                node.append(None)
+            if last or node[seg] is None:
+                node[seg] = fresh
+            node = node[seg]
+        else:
+            if last or seg not in node:
+                node[seg] = fresh
+            node = node[seg]
 
 
 def _needed(query: Query, read: ArmRead, plan: Plan, row: dict[str, Any]) -> bool:
@@ -208,7 +222,8 @@ class LiveScan:
 
     def _read(self, read: ArmRead, rid: str, subscription: str) -> list[dict[str, Any]]:
         def fill(url: str) -> str:
-            return url.replace("{parentId}", rid).replace("{id}", rid).replace("{subscriptionId}", subscription)
+            filled = url.replace("{parentId}", rid).replace("{id}", rid)
+            return filled.replace("{subscriptionId}", subscription)
 
         wanted = {n.lower() for n in read.names}
         if read.method == "list":
