@@ -158,3 +158,39 @@ def test_endpoint_must_be_https(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> No
     result = cli("scan", "--azure", "--arm-endpoint", "http://127.0.0.1:1")
     assert result.code == 2
     assert "must be an https:// URL" in result.err
+
+
+def test_slow_answer_is_retried(cli: Cli, azure_env: Callable[..., FakeAzure]) -> None:
+    victim = next(r["id"] for r in EXAMPLE_ROWS if r["type"].lower() == FLEX)
+    slow = Fault("GET", f"{victim}/advancedThreatProtectionSettings", 200, delay=3.0, times=1,
+                 body=json.dumps({"id": "x", "name": "Default", "properties": {"state": "Enabled"}}))
+    azure_env(faults=[slow])
+    result = cli("scan", "--azure", "--format", "json", "--timeout", "1")
+    report = json.loads(result.out)
+    assert slow.hits == 1  # the slow answer timed out, and the retry was answered
+    assert verdicts(report) == verdicts(offline(cli))
+
+
+def test_subscriptions_go_in_batches_under_300(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"id": f"/subscriptions/{i:08d}-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+                   f"Microsoft.DBforPostgreSQL/servers/pg{i}",
+             "name": f"pg{i}", "type": SINGLE, "properties": {"sslEnforcement": "Enabled"}}
+            for i in range(600)]
+    with FakeAzure(Estate.from_rows(rows)) as fake:
+        monkeypatch.setenv("POLICYENGINE_ACCESS_TOKEN", TOKEN)
+        monkeypatch.setenv("POLICYENGINE_ARM_ENDPOINT", fake.endpoint)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_bundle)
+        result = cli("scan", "--azure", "--format", "json", "--rule", "PG-SINGLE-001", "--allow-incomplete")
+        report = json.loads(result.out)
+        assert len(report["findings"]) == 600
+        assert {f["verdict"] for f in report["findings"]} == {"pass"}
+        assert fake.count("POST", "resourcegraph") == 3  # 600 subscriptions: 250 + 250 + 100
+
+
+def test_throttle_waits_and_helpers() -> None:
+    from policyengine.sources.azure.graph import _first, parse_reset, parse_retry_after
+
+    assert parse_reset("00:00:05") == 5.0 and parse_reset("01:02:03.5") == 3723.5
+    assert parse_reset("soon") is None and parse_reset(None) is None
+    assert parse_retry_after("0") == 0.0 and parse_retry_after("x") is None
+    assert _first(None, 0.0, 8.0) == 0.0 and _first(None, None, 8.0) == 8.0

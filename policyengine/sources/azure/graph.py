@@ -124,9 +124,9 @@ class GraphClient:
                 if (status == 429 or status >= 500) and attempt < self.max_retries:
                     attempt += 1
                     self.stats.throttled += status == 429
-                    wait = (parse_retry_after(headers.get("Retry-After"))
-                            or parse_reset(headers.get("x-ms-user-quota-resets-after"))
-                            or min(2.0 ** attempt, self.max_wait))
+                    wait = _first(parse_retry_after(headers.get("Retry-After")),
+                                  parse_reset(headers.get("x-ms-user-quota-resets-after")),
+                                  min(2.0 ** attempt, self.max_wait))
                     self._pause(wait)
                     continue
                 raise GraphError(f"Resource Graph answered {status}: {_reason(exc)}") from None
@@ -153,6 +153,11 @@ class GraphClient:
         wait = min(seconds, self.max_wait) * (1 + random.random() / 10)
         self.stats.waited += wait
         self.sleep(wait)
+
+
+def _first(*waits: float | None) -> float:
+    """The first wait that the answer gave (0 is a wait too), else the last (backoff)."""
+    return next(w for w in waits if w is not None)
 
 
 def _with_headers(pipeline: Any, deserialized: Any, _headers: Any) -> tuple[Any, Any]:
