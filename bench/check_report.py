@@ -24,111 +24,18 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-CHUNK = 1 << 20
+from policyengine.errors import InputError
+from policyengine.records.reader import JsonStream
+
 VERDICTS = ("pass", "fail", "unknown", "not_applicable", "error")
 MAX_PROBLEMS = 20
 
 
 class ReportError(Exception):
     """The report is not valid JSON of the expected shape."""
-
-
-class _Stream:
-    """Incremental reader of one JSON object whose ``findings`` array is yielded element by
-    element; the other members are decoded whole (they are small)."""
-
-    def __init__(self, handle: IO[str]) -> None:
-        self.handle = handle
-        self.decoder = json.JSONDecoder()
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self.offset = 0  # characters dropped from the front of buf
-
-    def fill(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.handle.read(CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        if self.pos > CHUNK:
-            self.offset += self.pos
-            self.buf = self.buf[self.pos:]
-            self.pos = 0
-        self.buf += chunk
-        return True
-
-    def peek(self) -> str:
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self.fill():
-                return ""
-
-    def take(self, char: str) -> None:
-        got = self.peek()
-        if got != char:
-            raise ReportError(f"expected {char!r} at character {self.offset + self.pos}, "
-                              f"found {got!r}" if got else f"expected {char!r}, found the end")
-        self.pos += 1
-
-    def value(self) -> Any:
-        self.peek()
-        while True:
-            try:
-                value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                if self.fill():
-                    continue
-                raise ReportError(f"invalid JSON at character {self.offset + exc.pos}: "
-                                  f"{exc.msg}") from None
-            if end == len(self.buf) and self.fill():
-                continue  # a number may go on in the next chunk
-            self.pos = end
-            return value
-
-    def members(self) -> Iterator[tuple[str, Any]]:
-        """``(key, value)`` for each member; for ``findings``, ``("finding", f)`` per element."""
-        self.take("{")
-        if self.peek() == "}":
-            self.pos += 1
-        else:
-            while True:
-                key = self.value()
-                if not isinstance(key, str):
-                    raise ReportError("an object key must be a string")
-                self.take(":")
-                if key == "findings":
-                    self.take("[")
-                    if self.peek() == "]":
-                        self.pos += 1
-                    else:
-                        while True:
-                            yield "finding", self.value()
-                            sep = self.peek()
-                            self.pos += 1
-                            if sep == "]":
-                                break
-                            if sep != ",":
-                                raise ReportError("expected ',' or ']' between findings")
-                    yield "findings", None
-                else:
-                    yield key, self.value()
-                sep = self.peek()
-                self.pos += 1
-                if sep == "}":
-                    break
-                if sep != ",":
-                    raise ReportError("expected ',' or '}' between members")
-        if self.peek():
-            raise ReportError("extra data after the report")
 
 
 def expected_findings(manifest: dict[str, Any], rule_types: dict[str, str]) -> int:
@@ -186,13 +93,17 @@ class Checker:
         self.counts[rule][verdict] += 1
 
     def read(self, handle: IO[str]) -> None:
-        for key, value in _Stream(handle).members():
-            if key == "finding":
-                self.finding(value)
-            elif key in self.members:
-                self.problem(f"member {key!r} twice")
-            else:
-                self.members[key] = value
+        """The report, streamed with policyengine's own reader: findings one by one."""
+        try:
+            for key, value, _ in JsonStream(handle, "report").members("findings"):
+                if key is None:
+                    self.finding(value)
+                elif key in self.members:
+                    self.problem(f"member {key!r} twice")
+                else:
+                    self.members[key] = value
+        except InputError as exc:
+            raise ReportError(str(exc)) from None
 
     def finish(self) -> None:
         for key in ("findings", "inputs", "rules", "summary", "schemaVersion", "tool"):

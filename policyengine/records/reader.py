@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, Final, NamedTuple
 
 from policyengine.errors import InputError, Span
 
@@ -55,9 +55,11 @@ class Input:
 
 
 _decoder = json.JSONDecoder()
+#: What :meth:`JsonStream.members` gives as the value of the array it streamed.
+STREAMED: Final = object()
 
 
-class _JsonStream:
+class JsonStream:
     """Incremental reader of one JSON document, yielding the elements of its row array."""
 
     def __init__(self, handle: IO[str], name: str) -> None:
@@ -141,38 +143,48 @@ class _JsonStream:
             if nxt != ",":
                 raise self.error("invalid JSON: expected ',' or ']' between rows", self.pos - 1)
 
-    def object_rows(self) -> Iterator[tuple[Any, int]]:
-        """The rows of ``{"data": [...], ...}``, skipping the other members."""
+    def members(self, streamed: str) -> Iterator[tuple[str | None, Any, int]]:
+        """The members of a JSON object as ``(key, value, line)``; the array under ``streamed``
+        comes element by element, as ``(None, element, line)``. Other members are decoded whole."""
         self.expect("{", "'{'")
-        found = False
         if self.skip_ws() == "}":
             self.pos += 1
         else:
             while True:
                 key, _ = self.value()
                 self.expect(":", "':'")
-                if key == "data" and self.skip_ws() == "[":
-                    found = True
-                    yield from self.array()
-                elif key == "data":
-                    table, line = self.value()
-                    found = True
-                    yield from _table_rows(table, self.name, line)
+                if key == streamed and self.skip_ws() == "[":
+                    line = self.line_at(self.pos)
+                    for element, element_line in self.array():
+                        yield None, element, element_line
+                    yield str(key), STREAMED, line
                 else:
-                    self.value()
+                    value, line = self.value()
+                    yield str(key), value, line
                 nxt = self.skip_ws()
                 self.pos += 1
                 if nxt == "}":
                     break
                 if nxt != ",":
                     raise self.error("invalid JSON: expected ',' or '}'", self.pos - 1)
+        if self.skip_ws():
+            raise self.error("invalid JSON: extra data after the document", self.pos)
+
+    def object_rows(self) -> Iterator[tuple[Any, int]]:
+        """The rows of ``{"data": [...], ...}``, skipping the other members."""
+        found = False
+        for key, value, line in self.members("data"):
+            if key is None:
+                yield value, line
+            elif key == "data":
+                found = True
+                if value is not STREAMED:
+                    yield from _table_rows(value, self.name, line)
         if not found:
             raise InputError(
                 "a JSON object input must have a 'data' array (the output of `az graph query`)",
                 Span(self.name, 1, 1),
             )
-        if self.skip_ws():
-            raise self.error("invalid JSON: extra data after the document", self.pos)
 
 
 def _table_rows(table: Any, name: str, line: int) -> Iterator[tuple[Any, int]]:
@@ -231,7 +243,7 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
 
 def _document(handle: IO[str], name: str, first: str, lineno: int) -> Iterator[Row]:
     """A (possibly pretty-printed) JSON array or ``{"data": [...]}`` document, streamed."""
-    stream = _JsonStream(handle, name)
+    stream = JsonStream(handle, name)
     stream.buf = first
     stream.counted_lines = lineno
     stripped = first.lstrip()

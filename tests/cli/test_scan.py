@@ -188,3 +188,16 @@ def test_unwritable_output_is_a_usage_error(cli: Cli, write: Write, tmp_path: Pa
     result = cli("scan", str(path), "--output", str(tmp_path / "no" / "such" / "dir" / "r.json"))
     assert result.code == 2
     assert "cannot write the report to" in result.err
+
+
+def test_offline_scan_and_help_import_no_azure_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\n"
+            "from policyengine.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--help']); main(['scan', '--format', 'json'])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'azure'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
