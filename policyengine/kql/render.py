@@ -120,19 +120,18 @@ def verdict_columns(rule: ir.Rule, resolve: Resolve) -> tuple[list[tuple[str, st
     ``RULE condition``) and then the verdict column (``verdict RULE``), a string."""
     values: list[tuple[str, str]] = []
     branches: list[str] = []
+
+    def decide(label: str, node: ir.Condition, outcomes: tuple[tuple[int, str], ...]) -> None:
+        rendered = render(node, rule, resolve)
+        values.append((f"{rule.id} {label}", rendered.value))
+        ref = quote.name(f"{rule.id} {label}")
+        if rendered.error != "false":
+            branches.append(f'{rendered.error}, "error"')
+        branches.extend(f'{ref} == {code}, "{verdict}"' for code, verdict in outcomes)
+
     if rule.where is not None:
-        where = render(rule.where, rule, resolve)
-        values.append((f"{rule.id} where", where.value))
-        ref = quote.name(f"{rule.id} where")
-        if where.error != "false":
-            branches.append(f'{where.error}, "error"')
-        branches += [f'{ref} == {FAIL}, "not_applicable"', f'{ref} == {UNKNOWN}, "unknown"']
-    condition = render(rule.condition, rule, resolve)
-    values.append((f"{rule.id} condition", condition.value))
-    ref = quote.name(f"{rule.id} condition")
-    if condition.error != "false":
-        branches.append(f'{condition.error}, "error"')
-    branches += [f'{ref} == {PASS}, "pass"', f'{ref} == {FAIL}, "fail"']
+        decide("where", rule.where, ((FAIL, "not_applicable"), (UNKNOWN, "unknown")))
+    decide("condition", rule.condition, ((PASS, "pass"), (FAIL, "fail")))
     text = "case(\n        " + ",\n        ".join(branches) + ',\n        "unknown")'
     return values, (f"verdict {rule.id}", text)
 
