@@ -27,8 +27,13 @@ class RuleIndex:
     def wanted(self) -> Wanted:
         """What records must carry for these rules (see :class:`Wanted`)."""
         children = {r.key for rule in self.rules for r in rule.related if r.scope is ir.Scope.CHILD}
-        subs = {r.key for rule in self.rules for r in rule.related if r.scope is ir.Scope.SUBSCRIPTION}
-        return Wanted(frozenset(self.by_type), frozenset(children), frozenset(subs), self.projections())
+        by_type: dict[str, set[tuple[str, str]]] = {t: set() for t in self.by_type}
+        for rule in self.rules:
+            by_type[rule.resource_type.lower()] |= {
+                r.key for r in rule.related if r.scope is ir.Scope.SUBSCRIPTION}
+        subs = frozenset().union(*by_type.values())
+        return Wanted(frozenset(self.by_type), frozenset(children), subs, self.projections(),
+                      {t: frozenset(keys) for t, keys in by_type.items()})
 
     def projections(self) -> dict[str, Projection]:
         """For each resource type the rules read (targets and related), the parts they read."""

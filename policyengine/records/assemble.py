@@ -54,6 +54,14 @@ class Wanted:
     #: By lower-case type, the parts of a resource the rules read. A buffered scan keeps only
     #: those (a server row is ~1.6 KB of JSON and ten times that as Python objects).
     projections: Mapping[str, Projection] = field(default_factory=dict)
+    #: By lower-case target type, the subscription-scope resources its rules relate to
+    #: (empty: every type may relate to every one of them).
+    subscription_children_by_type: Mapping[str, frozenset[ChildKey]] = field(default_factory=dict)
+
+    def subscription_needs(self, ltype: str) -> frozenset[ChildKey]:
+        if not self.subscription_children_by_type:
+            return self.subscription_children
+        return self.subscription_children_by_type.get(ltype, frozenset())
 
     def keep(self, ltype: str, data: dict[str, Any]) -> dict[str, Any]:
         tree = self.projections.get(ltype)
@@ -110,7 +118,8 @@ class Assembler:
         self.pending: dict[str, _Pending] = {}
         self.orphans: dict[str, list[tuple[ChildKey, dict[str, Any], Origin]]] = {}
         self.current: str | None = None
-        self.sealed: set[str] = set()
+        #: Streaming: by subscription, the types of the records already built with it.
+        self.sealed: dict[str, set[str]] = {}
         self._skip_cache: dict[tuple[str, str, str, str], str | Assembler | None] = {}
 
     # -- subscriptions -------------------------------------------------------------------
@@ -131,14 +140,19 @@ class Assembler:
                                 dict(sub.children))
         return sub.record
 
-    def _check_unsealed(self, sid: str, row: Row, file: str) -> None:
-        if self.streaming and sid.lower() in self.sealed:
+    def _check_unsealed(self, sub: _Subscription, key: ChildKey, row: Row, file: str) -> None:
+        """A subscription-scope row that comes after records were built with its subscription
+        is an error only if one of those records' rules reads it; later records get it."""
+        sid = sub.id.rsplit("/", 1)[-1]
+        late = sorted(t for t in self.sealed.get(sid.lower(), ()) if key in self.wanted.subscription_needs(t))
+        if late:
             raise InputError(
-                f"subscription-level row for subscription {sid} comes after resources of that "
-                "subscription; a parent-first snapshot lists subscription data first "
-                "(remove the header line to scan rows in any order)",
+                f"subscription-level row for subscription {sid} comes after {', '.join(late)} "
+                "resources of that subscription whose rules read it; a parent-first snapshot lists "
+                "subscription data first (remove the header line to scan rows in any order)",
                 Span(file, row.line),
             )
+        sub.record = None  # rebuilt, with this row, for the records still to come
 
     # -- rows ----------------------------------------------------------------------------
     def skippable(self, rid: str) -> str | None:
@@ -193,15 +207,15 @@ class Assembler:
         if ltype == SUBSCRIPTION_TYPE:
             if sub is None:
                 raise InputError(f"subscription row with a malformed id {rid!r}", Span(file, row.line))
-            self._check_unsealed(sid or "", row, file)
-            sub.data, sub.origin = data, Origin(file, row.line)
+            # The subscription's own row: its rules are evaluated at the end, whatever the order.
+            sub.data, sub.origin, sub.record = data, Origin(file, row.line), None
             return None
         if ltype not in self.wanted.targets:
             key = _child_key(data, ltype)
             if sub is not None and key in self.wanted.subscription_children and \
                     "/resourcegroups/" not in rid.lower():
                 # A subscription-scope resource such as Microsoft.Security/pricings/<plan>.
-                self._check_unsealed(sid or "", row, file)
+                self._check_unsealed(sub, key, row, file)
                 sub.children[key] = self.wanted.keep(ltype, data)
                 return None
             self.stats.ignored[ltype or "(no type)"] += 1
@@ -211,8 +225,6 @@ class Assembler:
         lid = rid.lower()
         if self.streaming:
             done = self._flush()
-            if sid:
-                self.sealed.add(sid.lower())
             self.current = lid
         if lid in self.pending:
             self.stats.note(Span(file, row.line),
@@ -253,6 +265,8 @@ class Assembler:
         sid = subscription_of(rid)
         subscription = self._sub_record(self._subscription(sid)) if sid else None
         rtype = data.get("type") or type_from_id(rid) or ""
+        if self.streaming and sid:
+            self.sealed.setdefault(sid.lower(), set()).add(rtype.lower())
         return Record(rid, rtype, data, pending.origin, pending.children, pending.unread, subscription)
 
     def _flush(self) -> Record | None:

@@ -122,11 +122,24 @@ def test_streaming_yields_each_server_before_reading_on() -> None:
     assert [r.data.get("name") for r in rest] == ["b", "s1"]
 
 
-def test_streaming_rejects_subscription_data_after_its_resources() -> None:
-    rows = [server("s1", "a"), pricing("s1", "Standard")]
+def test_streaming_rejects_subscription_data_after_resources_that_read_it() -> None:
+    rows = [server("s1", "a"), server("s1", "b"), pricing("s1", "Standard")]
     with pytest.raises(InputError) as info:
         list(assemble([inp(rows, HEADER, "snap.ndjson")], WANTED))
-    assert str(info.value).startswith("snap.ndjson:2: subscription-level row for subscription s1 comes after")
+    assert str(info.value).startswith(
+        f"snap.ndjson:3: subscription-level row for subscription s1 comes after {FLEX} resources")
+
+
+def test_streaming_takes_late_subscription_data_no_built_record_reads() -> None:
+    single = "microsoft.dbforpostgresql/servers"
+    wanted = Wanted(WANTED.targets | {single}, WANTED.children, WANTED.subscription_children, {},
+                    {FLEX: frozenset(), single: frozenset({PLAN})})
+    late = dict(server("s1", "z"), type=single, id=server("s1", "z")["id"].replace("flexibleServers", "servers"))
+    rows = [server("s1", "a"), server("s1", "b"), pricing("s1", "Standard"), late]
+    records = list(assemble([inp(rows, HEADER, "snap.ndjson")], wanted))
+    by_name = {r.data.get("name"): r for r in records}
+    assert by_name["a"].subscription is not None and PLAN not in by_name["a"].subscription.children
+    assert by_name["z"].subscription is not None and PLAN in by_name["z"].subscription.children
 
 
 def test_streaming_notes_children_out_of_place() -> None:
