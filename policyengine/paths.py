@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from policyengine.unknown import Unknown
+
 
 class _Missing:
     """The value of a path that leads nowhere (absent key, out-of-range index, or JSON null).
@@ -124,6 +126,8 @@ def lookup(data: Any, segments: tuple[Segment, ...]) -> Any:
                         break
                 else:
                     return MISSING
+        elif isinstance(current, Unknown):
+            return current  # what is inside a value known only at deployment is unknown too
         else:
             return MISSING
         if current is None:

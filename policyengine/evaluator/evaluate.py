@@ -26,6 +26,7 @@ from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.operators import OPERATORS, OperandError, presence_holds, specialize
 from policyengine.paths import MISSING, FieldPath, lookup
 from policyengine.records.model import SUBSCRIPTION_TYPE, Record
+from policyengine.unknown import Unknown, contains_unknown
 
 PASS, FAIL, UNKNOWN = Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN
 _ON_MISSING = {ir.OnMissing.PASS: PASS, ir.OnMissing.FAIL: FAIL, ir.OnMissing.UNKNOWN: UNKNOWN}
@@ -70,7 +71,10 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
                             "declared; the platform default was assumed")
         return _Related(MISSING, True)
     reason = holder.unread.get(rel.type.lower())
-    if reason is None:
+    if reason is None and holder.origin.kind is ir.SourceKind.DECLARED:
+        reason = (f"not declared: the subscription's {rel.type.split('/', 1)[1]} '{rel.resource_name}' "
+                  "is set outside this template or plan, so it is known only once deployed")
+    elif reason is None:
         owner = "the subscription's" if rel.scope is ir.Scope.SUBSCRIPTION else "the resource's"
         reason = (f"not read: {owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' is not in "
                   "the input, though Azure always has one")
@@ -132,6 +136,8 @@ def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
         value, observed, note = get(ctx, element)
         if not observed:
             return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
+        if type(value) is Unknown or (type(value) is list and contains_unknown(value)):
+            return UNKNOWN, [_undecided(text, expected_text, value, note)]
         present = value is not MISSING
         if holds is None:
             verdict = PASS if presence_holds(op.name, value, present) == expected else FAIL
@@ -148,6 +154,15 @@ def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
     return check
 
 
+def _undecided(text: str, expected: str, value: Any, note: str | None) -> Evidence:
+    """Evidence for a value a template or plan leaves to deployment (an array counts if any
+    element is so: ``in``/``contains`` cannot be decided on it)."""
+    unknown = contains_unknown(value)
+    assert unknown is not None
+    why = f"not known before deployment: {unknown.text} ({unknown.reason})"
+    return Evidence(text, expected, None, False, UNKNOWN, f"{why}; {note}" if note else why)
+
+
 def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
     get = _getter(node.path, rule)
     where = compile_condition(node.where, rule) if node.where is not None else None
@@ -158,6 +173,8 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
         value, observed, note = get(ctx, element)
         if not observed:
             return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
+        if type(value) is Unknown:
+            return UNKNOWN, [_undecided(text, expected_text, value, note)]
         if value is MISSING:
             items: list[Any] = []  # an absent array has no elements, as in Azure Policy
         elif isinstance(value, list):

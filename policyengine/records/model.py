@@ -3,11 +3,12 @@ it came from. Every source (export, snapshot, live scan, template, plan) produce
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from policyengine.ir import SourceKind
+from policyengine.unknown import Unknown, segment_text
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 #: The key under which a live scan or a snapshot annotates a resource row (what could not be
@@ -27,6 +28,7 @@ class Origin:
     line: int = 0
     kind: SourceKind = SourceKind.OBSERVED
     address: str | None = None  # a template's resource or a plan's address, where there is one
+    column: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,3 +95,21 @@ def pop_unread(data: dict[str, Any]) -> dict[str, str]:
     if not isinstance(unread, dict):
         return {}
     return {str(k).lower(): str(v) for k, v in unread.items()}
+
+
+def declared_id(subscription: str | Unknown, group: str | Unknown | None, resource_type: str,
+                names: Sequence[str | Unknown]) -> str:
+    """The ARM id of a resource a template or plan declares; a part known only at deployment
+    shows as ``[expression]`` (``/subscriptions/[subscription().subscriptionId]/...``).
+
+    ``names`` are the name segments (``server``, ``server/child``: one per type segment)."""
+    types = resource_type.split("/")
+    if len(types) - 1 != len(names):
+        raise ValueError(f"{resource_type} needs {len(types) - 1} name segments, got {len(names)}")
+    out = "/subscriptions/" + segment_text(subscription)
+    if group is not None:
+        out += "/resourceGroups/" + segment_text(group)
+    out += "/providers/" + types[0]
+    for rtype, name in zip(types[1:], names, strict=True):
+        out += f"/{rtype}/{segment_text(name)}"
+    return out

@@ -1,0 +1,196 @@
+"""JSON that remembers where each value was: the decoder for templates and plans.
+
+``json.loads`` forgets positions, and a finding must point to the ``file:line:col`` of the
+resource and of the property in the template (as cfn-lint's decoder keeps a mark on every
+node). Objects and arrays decode to :class:`JObject` and :class:`JArray`, a ``dict`` and a
+``list`` that also know their own position and their members'; :func:`span_at` reads them.
+
+ARM templates may carry ``//`` and ``/* */`` comments (Azure CLI and PowerShell accept them:
+https://learn.microsoft.com/azure/azure-resource-manager/templates/syntax#comments), so the
+decoder skips comments where JSON allows whitespace. Duplicate keys are an error, as ARM
+rejects them. Nesting is bounded and the parser is iterative: a hostile file cannot exhaust
+the stack.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json.decoder
+import re
+from typing import Any
+
+from policyengine.errors import InputError, Span
+
+MAX_DEPTH = 256
+
+_SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.S)
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+_scanstring = json.decoder.scanstring
+
+
+class _Lines:
+    """Offsets of line starts, to turn an offset into a line and column when one is asked for."""
+
+    __slots__ = ("file", "starts")
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def span(self, offset: int) -> Span:
+        line = bisect.bisect_right(self.starts, offset)
+        return Span(self.file, line, offset - self.starts[line - 1] + 1)
+
+
+class JObject(dict[str, Any]):
+    """A decoded JSON object that knows where it and each of its values start."""
+
+    __slots__ = ("_lines", "_offset", "_offsets")
+    _lines: _Lines | None
+    _offset: int
+    _offsets: dict[str, int]
+
+
+class JArray(list[Any]):
+    """A decoded JSON array that knows where it and each of its items start."""
+
+    __slots__ = ("_lines", "_offset", "_offsets")
+    _lines: _Lines | None
+    _offset: int
+    _offsets: list[int]
+
+
+def span_of(node: Any) -> Span | None:
+    """Where a decoded object or array starts; None for values built in memory."""
+    lines = getattr(node, "_lines", None)
+    return lines.span(node._offset) if lines is not None else None
+
+
+def span_at(container: Any, key: str | int) -> Span | None:
+    """Where the member ``key`` (an object key or an array index) of ``container`` starts."""
+    lines = getattr(container, "_lines", None)
+    if lines is None:
+        return None
+    offsets = container._offsets
+    if isinstance(container, JObject) and isinstance(key, str) and key in offsets:
+        return lines.span(offsets[key])
+    if isinstance(container, JArray) and isinstance(key, int) and 0 <= key < len(offsets):
+        return lines.span(offsets[key])
+    return None
+
+
+def loads(text: str, file: str) -> Any:
+    """Decode ``text``; raise :class:`InputError` at ``file:line:col`` if it is not JSON."""
+    lines = _Lines(file, text)
+
+    def fail(offset: int, message: str) -> InputError:
+        return InputError(message, lines.span(min(offset, len(text))))
+
+    def skip(pos: int) -> int:
+        end = _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # the pattern matches ""
+        if text.startswith("/*", end):
+            raise fail(end, "unterminated /* comment")
+        return end
+
+    def container(kind: type[JObject] | type[JArray], offset: int) -> Any:
+        node = kind()
+        node._lines, node._offset = lines, offset
+        node._offsets = {} if kind is JObject else []
+        return node
+
+    # The stack holds open containers with, for objects, the key awaiting its value.
+    stack: list[tuple[Any, str | None]] = []
+    pos = skip(0)
+    result: Any = None
+    while True:
+        # -- read one value at pos
+        if pos >= len(text):
+            raise fail(pos, "unexpected end of JSON" if stack or pos else "empty file: expected JSON")
+        ch = text[pos]
+        value: Any
+        opened = False
+        if ch in "{[":
+            if len(stack) >= MAX_DEPTH:
+                raise fail(pos, f"JSON nested more than {MAX_DEPTH} deep")
+            value = container(JObject if ch == "{" else JArray, pos)
+            pos = skip(pos + 1)
+            closer = "}" if ch == "{" else "]"
+            if pos < len(text) and text[pos] == closer:
+                pos += 1
+            else:
+                opened = True
+        elif ch == '"':
+            try:
+                value, pos = _scanstring(text, pos + 1, True)
+            except json.JSONDecodeError as exc:
+                raise fail(exc.pos, exc.msg.lower()) from None
+        else:
+            m = _NUMBER.match(text, pos)
+            if m:
+                value = float(m.group()) if m.group(1) or m.group(2) else int(m.group())
+                pos = m.end()
+            else:
+                word = re.match(r"[A-Za-z]+", text[pos:pos + 8])
+                if word is None or word.group() not in _LITERALS:
+                    raise fail(pos, f"unexpected {text[pos]!r}: expected a JSON value")
+                value = _LITERALS[word.group()]
+                pos += len(word.group())
+        if opened:
+            stack.append((value, None))
+            if isinstance(value, JObject):
+                pos = _key(text, pos, stack, fail, skip)
+            else:
+                value._offsets.append(pos)
+            continue
+        # -- a complete value: store it in its parent, then close what ends here
+        while True:
+            if not stack:
+                result = value
+                pos = skip(pos)
+                if pos < len(text):
+                    raise fail(pos, "unexpected text after the JSON value")
+                return result
+            parent, key = stack[-1]
+            if isinstance(parent, JObject):
+                assert key is not None
+                parent[key] = value
+            else:
+                parent.append(value)
+            pos = skip(pos)
+            if pos < len(text) and text[pos] == ",":
+                pos = skip(pos + 1)
+                if isinstance(parent, JObject):
+                    pos = _key(text, pos, stack, fail, skip)
+                else:
+                    parent._offsets.append(pos)
+                break
+            closer = "}" if isinstance(parent, JObject) else "]"
+            if pos < len(text) and text[pos] == closer:
+                pos += 1
+                stack.pop()
+                value = parent
+                continue
+            expected = "',' or '}'" if closer == "}" else "',' or ']'"
+            raise fail(pos, f"expected {expected}")
+
+
+def _key(text: str, pos: int, stack: list[tuple[Any, str | None]], fail: Any, skip: Any) -> int:
+    """Read ``"key":`` for the object on top of the stack; return where its value starts."""
+    parent = stack[-1][0]
+    if pos >= len(text) or text[pos] != '"':
+        raise fail(pos, "expected a property name in double quotes")
+    try:
+        key, end = _scanstring(text, pos + 1, True)
+    except json.JSONDecodeError as exc:
+        raise fail(exc.pos, exc.msg.lower()) from None
+    if key in parent:
+        first = parent._lines.span(parent._offsets[key]).line
+        raise fail(pos, f"duplicate property {key!r} (first at line {first})")
+    end = skip(end)
+    if end >= len(text) or text[end] != ":":
+        raise fail(end, "expected ':' after the property name")
+    end = skip(end + 1)
+    parent._offsets[key] = end
+    stack[-1] = (parent, key)
+    return end
