@@ -36,10 +36,14 @@ class Evidence:
     present: bool
     outcome: Verdict
     note: str | None = None
+    site: str | None = None  # where a template sets the value: file:line:col
 
     def sentence(self) -> str:
         found = json.dumps(self.actual, ensure_ascii=False) if self.present else "absent"
-        text = f"{self.path} is {found}; expected: {self.expected}"
+        text = f"{self.path} is {found}"
+        if self.site:
+            text += f" (set at {self.site})"
+        text += f"; expected: {self.expected}"
         return f"{text} ({self.note})" if self.note else text
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +57,8 @@ class Evidence:
             out["actual"] = self.actual
         if self.note:
             out["note"] = self.note
+        if self.site:
+            out["site"] = self.site
         return out
 
 
@@ -117,6 +123,8 @@ class Finding:
         source: dict[str, Any] = {"file": self.origin.file, "kind": self.origin.kind.value}
         if self.origin.line:
             source["line"] = self.origin.line
+        if self.origin.column:
+            source["column"] = self.origin.column
         if self.origin.address:
             source["address"] = self.origin.address
         return {

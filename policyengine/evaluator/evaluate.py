@@ -63,14 +63,14 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     if rel.key in children:
         child = children[rel.key]
         return _Related(MISSING if child is None else child, True)
-    if holder.origin.kind is ir.SourceKind.DECLARED and rel.scope is ir.Scope.CHILD:
+    reason = holder.unread.get(rel.type.lower()) or holder.unread.get("*")
+    if reason is None and holder.origin.kind is ir.SourceKind.DECLARED and rel.scope is ir.Scope.CHILD:
         # A template declares its resources' children; it does not own the subscription, so
         # a subscription-scope resource it does not contain stays not observed.
         if rel.default is not None:
             return _Related(rel.default, True, f"{rel.type} '{rel.resource_name}' is not "
                             "declared; the platform default was assumed")
         return _Related(MISSING, True)
-    reason = holder.unread.get(rel.type.lower())
     if reason is None and holder.origin.kind is ir.SourceKind.DECLARED:
         reason = (f"not declared: the subscription's {rel.type.split('/', 1)[1]} '{rel.resource_name}' "
                   "is set outside this template or plan, so it is known only once deployed")
@@ -120,8 +120,29 @@ def _getter(path: FieldPath, rule: ir.Rule) -> Getter:
     return related
 
 
+def _site(path: FieldPath, rule: ir.Rule) -> Callable[[_Context], str | None]:
+    """A function that tells where a template sets ``path`` (None for other sources)."""
+    if path.element:
+        return lambda _ctx: None
+    key: tuple[str, str] | None = None
+    segments = path.segments
+    if path.is_related:
+        spec = rule.related_named(path.related_name)
+        assert spec is not None, "the loader checks related names"
+        if spec.scope is not ir.Scope.CHILD:
+            return lambda _ctx: None
+        key, segments = spec.key, segments[2:]
+
+    def site(ctx: _Context) -> str | None:
+        locate = ctx.record.locate
+        return locate(key, segments) if locate is not None else None
+
+    return site
+
+
 def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
     get = _getter(node.path, rule)
+    site = _site(node.path, rule)
     text, expected_text = node.path.text, node.expected_text
     op = OPERATORS[node.op]
     expected = node.value
@@ -137,7 +158,7 @@ def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
         if not observed:
             return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
         if type(value) is Unknown or (type(value) is list and contains_unknown(value)):
-            return UNKNOWN, [_undecided(text, expected_text, value, note)]
+            return UNKNOWN, [_undecided(text, expected_text, value, note, site(ctx))]
         present = value is not MISSING
         if holds is None:
             verdict = PASS if presence_holds(op.name, value, present) == expected else FAIL
@@ -149,22 +170,24 @@ def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
                 verdict = PASS if holds(value) else FAIL
             except OperandError as exc:
                 raise RuleError(f"{text}: {exc}") from None
-        return verdict, [Evidence(text, expected_text, value if present else None, present, verdict, note)]
+        return verdict, [Evidence(text, expected_text, value if present else None, present, verdict, note,
+                                  site(ctx) if present else None)]
 
     return check
 
 
-def _undecided(text: str, expected: str, value: Any, note: str | None) -> Evidence:
+def _undecided(text: str, expected: str, value: Any, note: str | None, site: str | None = None) -> Evidence:
     """Evidence for a value a template or plan leaves to deployment (an array counts if any
     element is so: ``in``/``contains`` cannot be decided on it)."""
     unknown = contains_unknown(value)
     assert unknown is not None
     why = f"not known before deployment: {unknown.text} ({unknown.reason})"
-    return Evidence(text, expected, None, False, UNKNOWN, f"{why}; {note}" if note else why)
+    return Evidence(text, expected, None, False, UNKNOWN, f"{why}; {note}" if note else why, site)
 
 
 def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
     get = _getter(node.path, rule)
+    site = _site(node.path, rule)
     where = compile_condition(node.where, rule) if node.where is not None else None
     predicate, expected = OPERATORS[node.op].predicate, node.value
     text, expected_text = node.path.text, node.expected_text
@@ -174,7 +197,7 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
         if not observed:
             return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
         if type(value) is Unknown:
-            return UNKNOWN, [_undecided(text, expected_text, value, note)]
+            return UNKNOWN, [_undecided(text, expected_text, value, note, site(ctx))]
         if value is MISSING:
             items: list[Any] = []  # an absent array has no elements, as in Azure Policy
         elif isinstance(value, list):
@@ -192,7 +215,7 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
         counted = f"{matched} matching" + (f", {uncertain} undecided" if uncertain else "")
         present = value is not MISSING
         return verdict, [Evidence(text, expected_text, value if present else None, present, verdict,
-                                  counted + (f"; {note}" if note else ""))]
+                                  counted + (f"; {note}" if note else ""), site(ctx) if present else None)]
 
     return check
 

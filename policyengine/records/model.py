@@ -3,7 +3,7 @@ it came from. Every source (export, snapshot, live scan, template, plan) produce
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,8 @@ ANNOTATION = "$policyengine"
 
 ChildKey = tuple[str, str]
 """A child or subscription-scope resource, indexed by lower-case (type, name)."""
+
+Locator = Callable[[ChildKey | None, tuple[str | int, ...]], str | None]
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class Record:
     ``children`` holds the related child resources found in the input (``None``: read, and
     known not to exist); ``unread`` says, by
     lower-case child type, why children of that type could not be read (a live scan's 403,
-    say). ``subscription`` is the record of the resource's subscription, whose ``children``
+    say; ``*``: any type, for a server a template changes but does not deploy).
+    ``subscription`` is the record of the resource's subscription, whose ``children``
     hold subscription-scope resources such as the Defender pricings.
     """
 
@@ -49,6 +52,9 @@ class Record:
     children: Mapping[ChildKey, Mapping[str, Any] | None] = field(default_factory=dict)
     unread: Mapping[str, str] = field(default_factory=dict)
     subscription: Record | None = None
+    #: For a template: where in the file a value is set (child key or None for the resource
+    #: itself, path segments) -> ``file:line:col``. None for sources without lines.
+    locate: Locator | None = None
     subscription_id: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:

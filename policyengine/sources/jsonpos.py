@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import json.decoder
 import re
+from collections.abc import Callable
 from typing import Any
 
 from policyengine.errors import InputError, Span
@@ -26,7 +27,8 @@ MAX_DEPTH = 256
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.S)
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
 _LITERALS = {"true": True, "false": False, "null": None}
-_scanstring = json.decoder.scanstring
+# The C string scanner behind json.loads (not in typeshed's stubs, hence getattr).
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder, "scanstring")  # noqa: B009
 
 
 class _Lines:
@@ -63,13 +65,13 @@ class JArray(list[Any]):
 
 def span_of(node: Any) -> Span | None:
     """Where a decoded object or array starts; None for values built in memory."""
-    lines = getattr(node, "_lines", None)
+    lines: _Lines | None = getattr(node, "_lines", None)
     return lines.span(node._offset) if lines is not None else None
 
 
 def span_at(container: Any, key: str | int) -> Span | None:
     """Where the member ``key`` (an object key or an array index) of ``container`` starts."""
-    lines = getattr(container, "_lines", None)
+    lines: _Lines | None = getattr(container, "_lines", None)
     if lines is None:
         return None
     offsets = container._offsets
@@ -175,7 +177,8 @@ def loads(text: str, file: str) -> Any:
             raise fail(pos, f"expected {expected}")
 
 
-def _key(text: str, pos: int, stack: list[tuple[Any, str | None]], fail: Any, skip: Any) -> int:
+def _key(text: str, pos: int, stack: list[tuple[Any, str | None]],
+         fail: Callable[[int, str], InputError], skip: Callable[[int], int]) -> int:
     """Read ``"key":`` for the object on top of the stack; return where its value starts."""
     parent = stack[-1][0]
     if pos >= len(text) or text[pos] != '"':
