@@ -31,6 +31,20 @@ def _add_rule_options(parser: argparse.ArgumentParser) -> None:
                         help="use only the rules given with --rules")
 
 
+def _add_template_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("templates (pre-deployment)")
+    group.add_argument("--parameters", metavar="FILE",
+                       help="a deployment parameters file for the template (default: x.parameters.json "
+                       "beside x.json, if there is one)")
+    group.add_argument("-p", "--parameter", metavar="NAME=VALUE", action="append", default=[],
+                       dest="inline_parameters", help="a parameter value, converted to the parameter's "
+                       "declared type (arrays and objects as JSON); repeatable, overrides --parameters")
+    group.add_argument("--resource-group", metavar="NAME",
+                       help="the resource group the template will be deployed to (default: unknown)")
+    group.add_argument("--location", metavar="REGION",
+                       help="the resource group's location, for resourceGroup().location (default: unknown)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policyengine",
@@ -39,11 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"policyengine {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    scan = sub.add_parser("scan", help="evaluate rules against an Azure export",
+    scan = sub.add_parser("scan", help="evaluate rules against exports, templates, plans or live Azure",
                           description="Evaluate rules against Azure Resource Graph exports "
-                          "(az graph query JSON, a JSON array of rows, or NDJSON). With no "
+                          "(az graph query JSON, a JSON array of rows, or NDJSON), ARM templates, "
+                          "Bicep files and Terraform plans (terraform show -json), found by content; "
+                          "a directory is searched for templates, Bicep files and plans. With no "
                           "PATH, scans the bundled example estate.")
-    scan.add_argument("paths", nargs="*", metavar="PATH", help="export files ('-' for stdin)")
+    scan.add_argument("paths", nargs="*", metavar="PATH",
+                      help="export, template, Bicep or plan files, or directories ('-': an export on stdin)")
     _add_rule_options(scan)
     scan.add_argument("--rule", metavar="ID", action="append", default=[],
                       help="evaluate only this rule; repeatable")
@@ -52,7 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fail-on", choices=SEVERITIES, default="info", metavar="SEVERITY",
                       help="exit 1 if a failure at or above this severity is found "
                       "(critical, high, medium, low, info; default info: any failure)")
+    scan.add_argument("--fail-on-unknown", action="store_true",
+                      help="count unknown verdicts (values known only at deployment, data not read) "
+                      "as failures for --fail-on")
+    _add_template_options(scan)
     add_azure_options(scan)
+
+    expand = sub.add_parser("expand", help="show a template as the scanner sees it",
+                            description="Expand an ARM template (or Bicep file): print, as JSON, every "
+                            "resource after copy loops, conditions and nested deployments, with its "
+                            "full type and name, its evaluated properties (values known only at "
+                            "deployment marked {\"$unknown\": ...}) and where it is in the file, and "
+                            "the template's outputs.")
+    expand.add_argument("template", metavar="TEMPLATE")
+    _add_template_options(expand)
 
     collect = sub.add_parser("collect", help="write a snapshot of live Azure to replay offline",
                              description="Read live Azure exactly as `scan --azure` does and write "
@@ -108,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.azure import run_collect
 
             return run_collect(args)
+        if args.command == "expand":
+            from policyengine.cli.expand import run_expand
+
+            return run_expand(args)
         if args.command == "compile":
             from policyengine.cli.compile import run_compile
 

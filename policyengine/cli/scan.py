@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,8 +17,10 @@ from policyengine.errors import UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
 from policyengine.records.assemble import Stats, assemble
+from policyengine.records.model import Record
 from policyengine.records.reader import Input, open_input
 from policyengine.reports import ReportContext, Summary, formats
+from policyengine.sources.declared import Kind, Target, TemplateOptions, declared_records, discover
 
 EXAMPLE = "estate.json"
 
@@ -49,13 +53,24 @@ def run_scan(args: argparse.Namespace) -> int:
 
         live = open_live(args, rules)
         inputs = [live.input]
+        declared: list[Target] = []
     else:
         paths = args.paths or [example_path()]
         shown = {example_path(): f"examples/{EXAMPLE}"}
-        inputs = [open_input(p, shown.get(p)) for p in paths]
+        found = discover(paths)
+        _verbose(args, found.notes)
+        declared = [t for t in found.targets if t.kind is not Kind.EXPORT]
+        inputs = [open_input(str(t.path), shown.get(str(t.path), t.shown))
+                  for t in found.targets if t.kind is Kind.EXPORT]
+        if not inputs and not declared:
+            raise UsageError(f"no templates, Bicep files or plans found in {', '.join(paths)}")
     index = RuleIndex(rules)
-    summary = Summary(rules, ir.Severity.parse(args.fail_on))
+    summary = Summary(rules, ir.Severity.parse(args.fail_on), fail_on_unknown=args.fail_on_unknown)
     stats = Stats()
+    records = assemble(inputs, index.wanted(), stats) if inputs else iter(())
+    if declared:
+        records = chain(records, _counted(declared_records(declared, template_options(args), stats.notes),
+                                          index, stats))
     target = Path(args.output) if args.output else None
     # A report file is written beside its name and renamed into place, so a failed scan
     # never leaves half a report. A device or a pipe (/dev/null, /dev/stdout, a FIFO) is
@@ -68,10 +83,14 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         reporter = formats()[args.format](out, rules)
         with _live_errors(live):
-            for finding in evaluate_records(index, assemble(inputs, index.wanted(), stats)):
+            for finding in evaluate_records(index, records):
                 summary.add(finding)
                 reporter.add(finding)
-        context = ReportContext(tuple(i.name for i in inputs), stats, _scan_status(live, inputs, args))
+        status = _scan_status(live, inputs, args)
+        if declared:
+            status["source"] = "pre-deployment"
+        names = tuple(i.name for i in inputs) + tuple(t.shown for t in declared)
+        context = ReportContext(names, stats, status)
         reporter.finish(summary, context)
     except BaseException:
         if target:
@@ -83,11 +102,35 @@ def run_scan(args: argparse.Namespace) -> int:
         out.close()
     if partial and target:
         os.replace(partial, target)
+    if declared:
+        _verbose(args, stats.notes)
     if not context.complete and not args.allow_incomplete:
         print("policyengine: the scan is incomplete (see the report); exit code 3 "
               "(--allow-incomplete to exit by the findings)", file=sys.stderr)
         return 3
     return summary.exit_code
+
+
+def template_options(args: argparse.Namespace) -> TemplateOptions:
+    return TemplateOptions(Path(args.parameters) if args.parameters else None, args.inline_parameters,
+                           resource_group=args.resource_group, location=args.location)
+
+
+def _counted(records: Iterator[Record], index: RuleIndex, stats: Stats) -> Iterator[Record]:
+    """Declared records, counted in the report's statistics as export rows are."""
+    for record in records:
+        stats.rows += 1
+        if index.for_record(record):
+            stats.resources[record.type] += 1
+        else:
+            stats.ignored[record.type] += 1
+        yield record
+
+
+def _verbose(args: argparse.Namespace, notes: list[str]) -> None:
+    if getattr(args, "verbose", False):
+        for note in notes:
+            print(f"policyengine: {note}", file=sys.stderr)
 
 
 def _live_errors(live: object) -> AbstractContextManager[None]:

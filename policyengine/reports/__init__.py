@@ -26,13 +26,16 @@ class Summary:
     fail_on: ir.Severity
     counts: dict[str, Counter[Verdict]] = field(default_factory=dict)
     failing: int = 0
+    #: ``--fail-on-unknown``: an unknown verdict counts as a failure.
+    fail_on_unknown: bool = False
 
     def add(self, finding: Finding) -> None:
         counts = self.counts.get(finding.rule.id)
         if counts is None:
             counts = self.counts[finding.rule.id] = Counter()
         counts[finding.verdict] += 1
-        if finding.verdict in FAILING and finding.rule.metadata.severity >= self.fail_on:
+        failing = finding.verdict in FAILING or (self.fail_on_unknown and finding.verdict is Verdict.UNKNOWN)
+        if failing and finding.rule.metadata.severity >= self.fail_on:
             self.failing += 1
 
     def count(self, rule_id: str, verdict: Verdict) -> int:

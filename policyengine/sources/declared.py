@@ -1,0 +1,205 @@
+"""Pre-deployment inputs: which files are templates, Bicep files or Terraform plans, and the
+records they declare.
+
+A file is recognised by what it holds, not by its name: a deployment template by its
+``$schema`` (or, without one, by ``contentVersion`` and ``resources``), a Terraform plan by
+``format_version`` beside ``planned_values``/``resource_changes``. Given a directory, the scan
+walks it for templates, Bicep files and plans and skips everything else with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from policyengine.errors import InputError, Span, UsageError
+from policyengine.records.model import Record
+
+HEAD = 64 * 1024
+_SKIPPED_DIRS = {".git", "node_modules", ".terraform", "__pycache__", ".venv"}
+_SUFFIXES = (".json", ".jsonc", ".bicep")
+
+
+class Kind(Enum):
+    TEMPLATE = "template"
+    PARAMETERS = "parameters"
+    PLAN = "plan"
+    BICEP = "bicep"
+    EXPORT = "export"
+    OTHER = "other"
+
+
+_SCHEMA = re.compile(r'"\$schema"\s*:\s*"([^"]*)"')
+
+
+def classify(path: Path) -> Kind:
+    """What a file is, from its name and its first 64 KiB."""
+    if path.suffix.lower() == ".bicep":
+        return Kind.BICEP
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            head = handle.read(HEAD)
+    except OSError:
+        return Kind.EXPORT  # the export reader reports why it cannot be read
+    text = head.lstrip()
+    if not text.startswith("{"):
+        return Kind.EXPORT if text.startswith("[") else Kind.OTHER
+    schema = _SCHEMA.search(head)
+    if schema:
+        lowered = schema.group(1).lower()
+        if "deploymenttemplate.json" in lowered:
+            return Kind.TEMPLATE
+        if "deploymentparameters.json" in lowered:
+            return Kind.PARAMETERS
+    if re.match(r'\{\s*"format_version"\s*:', text) or ('"format_version"' in head and (
+            '"planned_values"' in head or '"resource_changes"' in head)):
+        return Kind.PLAN
+    if '"contentVersion"' in head and '"resources"' in head:
+        return Kind.TEMPLATE
+    return Kind.EXPORT
+
+
+@dataclass(frozen=True)
+class Target:
+    path: Path
+    kind: Kind
+    shown: str
+
+
+@dataclass
+class Discovery:
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # files skipped, and why
+
+
+def discover(paths: Sequence[str]) -> Discovery:
+    """The inputs named on the command line: files as they are, directories walked."""
+    found = Discovery()
+    for given in paths:
+        path = Path(given)
+        if given != "-" and path.is_dir():
+            _walk(path, found)
+        elif given == "-" or not path.exists():
+            found.targets.append(Target(path, Kind.EXPORT, given))
+        else:
+            kind = classify(path)
+            found.targets.append(Target(path, Kind.EXPORT if kind is Kind.OTHER else kind, given))
+    return found
+
+
+def _walk(root: Path, found: Discovery) -> None:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        here = Path(folder)
+        for name in sorted(files):
+            path = here / name
+            if not name.lower().endswith(_SUFFIXES):
+                continue
+            kind = classify(path)
+            if kind is Kind.BICEP and _compiled_beside(path):
+                found.notes.append(f"{path}: skipped: its compiled template {path.with_suffix('.json').name} "
+                                   "is scanned")
+            elif kind in (Kind.TEMPLATE, Kind.PLAN, Kind.BICEP):
+                found.targets.append(Target(path, kind, str(path)))
+            elif kind is Kind.PARAMETERS:
+                found.notes.append(f"{path}: a parameters file (used by the template it is named after)")
+            else:
+                found.notes.append(f"{path}: skipped: not a template, Bicep file or Terraform plan")
+
+
+def _compiled_beside(path: Path) -> bool:
+    compiled = path.with_suffix(".json")
+    return compiled.is_file() and classify(compiled) is Kind.TEMPLATE
+
+
+def parameters_beside(template: Path) -> Path | None:
+    """``x.parameters.json`` beside ``x.json`` (or ``x.bicep``), the convention of the Azure
+    quickstart templates."""
+    candidate = template.with_name(template.stem + ".parameters.json")
+    return candidate if candidate.is_file() else None
+
+
+@dataclass
+class TemplateOptions:
+    """What the user says about templates: parameter values and the deployment context."""
+
+    parameters_file: Path | None = None
+    inline: Sequence[str] = ()
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    location: str | None = None
+
+
+def declared_records(targets: Sequence[Target], options: TemplateOptions,
+                     notes: list[str]) -> Iterator[Record]:
+    """The records of every template, Bicep file and plan in ``targets``."""
+    templates = [t for t in targets if t.kind in (Kind.TEMPLATE, Kind.BICEP)]
+    if (options.parameters_file or options.inline) and len(templates) != 1:
+        raise UsageError(f"--parameters and -p apply to one template; {len(templates)} templates were "
+                         "found (scan them one at a time, or use x.parameters.json beside each x.json)")
+    for target in targets:
+        if target.kind is Kind.PLAN:
+            yield from _plan(target, notes)
+        elif target.kind in (Kind.TEMPLATE, Kind.BICEP):
+            from policyengine.sources.arm.records import template_records
+
+            expansion = expand_target(target, options)
+            notes.extend(expansion.notes)
+            yield from template_records(expansion)
+
+
+def _plan(target: Target, notes: list[str]) -> Iterator[Record]:
+    from policyengine.sources.terraform import plan_records
+
+    try:
+        with target.path.open(encoding="utf-8-sig") as handle:
+            doc = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", Span(target.shown, exc.lineno, exc.colno)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the plan: {exc}", Span(target.shown)) from None
+    result = plan_records(doc, target.shown)
+    notes.extend(result.notes)
+    yield from result.records
+
+
+def load_template(target: Target) -> Any:
+    """A template's JSON with positions (a Bicep file compiled first)."""
+    from policyengine.sources import jsonpos
+
+    if target.kind is Kind.BICEP:
+        from policyengine.sources.arm.bicep import build
+
+        return jsonpos.loads(build(target.path, target.shown), f"{target.shown} (compiled)")
+    try:
+        text = target.path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the template: {exc}", Span(target.shown)) from None
+    return jsonpos.loads(text, target.shown)
+
+
+def expand_target(target: Target, options: TemplateOptions) -> Any:
+    """Expand one template with the parameter values the user gave, or found beside it."""
+    from policyengine.sources.arm.expand import expand, is_template
+    from policyengine.sources.arm.scope import Deployment, load_parameters_file, parse_inline
+
+    template = load_template(target)
+    if not is_template(template):
+        raise InputError("not a deployment template (no deploymentTemplate $schema, or no "
+                         "'resources')", Span(target.shown))
+    values: dict[str, Any] = {}
+    parameters = options.parameters_file or parameters_beside(target.path)
+    if parameters is not None:
+        values.update(load_parameters_file(parameters))
+    for assignment in options.inline:
+        name, value = parse_inline(assignment, template)
+        values[name] = value
+    deployment = Deployment(subscription_id=options.subscription_id, resource_group=options.resource_group,
+                            location=options.location)
+    return expand(template, target.shown, values, deployment)
