@@ -33,6 +33,10 @@ def _add_rule_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_template_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("templates (pre-deployment)")
+    if parser.prog.endswith("scan"):
+        group.add_argument("--pre-deployment", action="store_true",
+                           help="scan only templates, Bicep files and plans, skipping other files even "
+                           "when named (for pre-commit hooks, which pass every staged file)")
     group.add_argument("--parameters", metavar="FILE",
                        help="a deployment parameters file for the template (default: x.parameters.json "
                        "beside x.json, if there is one)")

@@ -57,12 +57,15 @@ def run_scan(args: argparse.Namespace) -> int:
     else:
         paths = args.paths or [example_path()]
         shown = {example_path(): f"examples/{EXAMPLE}"}
-        found = discover(paths)
+        found = discover(paths, pre_deployment=args.pre_deployment)
         _verbose(args, found.notes)
         declared = [t for t in found.targets if t.kind is not Kind.EXPORT]
         inputs = [open_input(str(t.path), shown.get(str(t.path), t.shown))
                   for t in found.targets if t.kind is Kind.EXPORT]
         if not inputs and not declared:
+            if args.pre_deployment:
+                print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
+                return 0
             raise UsageError(f"no templates, Bicep files or plans found in {', '.join(paths)}")
     index = RuleIndex(rules)
     summary = Summary(rules, ir.Severity.parse(args.fail_on), fail_on_unknown=args.fail_on_unknown)

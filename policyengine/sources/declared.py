@@ -78,13 +78,18 @@ class Discovery:
     notes: list[str] = field(default_factory=list)  # files skipped, and why
 
 
-def discover(paths: Sequence[str]) -> Discovery:
-    """The inputs named on the command line: files as they are, directories walked."""
+def discover(paths: Sequence[str], *, pre_deployment: bool = False) -> Discovery:
+    """The inputs named on the command line: files as they are, directories walked.
+
+    ``pre_deployment``: only templates, Bicep files and plans, even among files named
+    explicitly (what a pre-commit hook passes: every staged JSON file)."""
     found = Discovery()
     for given in paths:
         path = Path(given)
         if given != "-" and path.is_dir():
             _walk(path, found)
+        elif pre_deployment:
+            _keep(path, classify(path) if path.is_file() else Kind.OTHER, found)
         elif given == "-" or not path.exists():
             found.targets.append(Target(path, Kind.EXPORT, given))
         else:
@@ -105,12 +110,17 @@ def _walk(root: Path, found: Discovery) -> None:
             if kind is Kind.BICEP and _compiled_beside(path):
                 found.notes.append(f"{path}: skipped: its compiled template {path.with_suffix('.json').name} "
                                    "is scanned")
-            elif kind in (Kind.TEMPLATE, Kind.PLAN, Kind.BICEP):
-                found.targets.append(Target(path, kind, str(path)))
-            elif kind is Kind.PARAMETERS:
-                found.notes.append(f"{path}: a parameters file (used by the template it is named after)")
             else:
-                found.notes.append(f"{path}: skipped: not a template, Bicep file or Terraform plan")
+                _keep(path, kind, found)
+
+
+def _keep(path: Path, kind: Kind, found: Discovery) -> None:
+    if kind in (Kind.TEMPLATE, Kind.PLAN, Kind.BICEP):
+        found.targets.append(Target(path, kind, str(path)))
+    elif kind is Kind.PARAMETERS:
+        found.notes.append(f"{path}: a parameters file (used by the template it is named after)")
+    else:
+        found.notes.append(f"{path}: skipped: not a template, Bicep file or Terraform plan")
 
 
 def _compiled_beside(path: Path) -> bool:

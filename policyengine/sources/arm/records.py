@@ -140,6 +140,6 @@ def _parent_of(res: Expanded, parent_type: str) -> Expanded:
 
 def _bare(res: Expanded, parent_type: str) -> dict[str, Any]:
     parent = _parent_of(res, parent_type)
-    return {"id": parent.id, "name": parent.name, "type": parent_type,
-            "properties": Unknown(f"reference('{parent.id}').properties",
-                                  "the template does not deploy this resource")}
+    # Only what the template says: the name. Its runtime state and settings live in Azure; its
+    # children the template does not declare are marked unread, so rules on them are unknown.
+    return {"id": parent.id, "name": parent.names[-1], "type": parent_type}
