@@ -11,6 +11,7 @@ from typing import Any
 
 from policyengine.ir import Rule
 from policyengine.records.model import Origin
+from policyengine.unknown import jsonable
 
 
 class Verdict(enum.StrEnum):
@@ -39,7 +40,7 @@ class Evidence:
     site: str | None = None  # where a template sets the value: file:line:col
 
     def sentence(self) -> str:
-        found = json.dumps(self.actual, ensure_ascii=False) if self.present else "absent"
+        found = json.dumps(jsonable(self.actual), ensure_ascii=False) if self.present else "absent"
         text = f"{self.path} is {found}"
         if self.site:
             text += f" (set at {self.site})"
@@ -54,7 +55,7 @@ class Evidence:
             "present": self.present,
         }
         if self.present:
-            out["actual"] = self.actual
+            out["actual"] = jsonable(self.actual)
         if self.note:
             out["note"] = self.note
         if self.site:

@@ -126,3 +126,19 @@ def contains_unknown(value: Any) -> Unknown | None:
         if found is not None:
             return found
     return None
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every unknown inside it written as ``{"$unknown": text, "reason": ...}``."""
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Unknown):
+        return value.to_json()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value

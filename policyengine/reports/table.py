@@ -8,6 +8,7 @@ from typing import IO
 from tabulate import tabulate
 
 from policyengine import ir
+from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
 
@@ -37,6 +38,17 @@ def _wrap(text: str, width: int = _WIDTH) -> str:
                 line = f"{line} {word}" if line else word
         lines.append(line)
     return "\n".join(lines)
+
+
+def _resource(finding: Finding) -> str:
+    """The resource as a person finds it: its name, and for a template or plan where it is."""
+    shown = short_resource(finding.resource_id)
+    origin = finding.origin
+    if origin.kind is not ir.SourceKind.DECLARED:
+        return shown
+    if origin.line:
+        return f"{shown}\n{Span(origin.file, origin.line, origin.column).prefix()}"
+    return f"{shown}\n{origin.address or origin.file}"
 
 
 class TableReporter:
@@ -69,8 +81,8 @@ class TableReporter:
             if not chosen:
                 continue
             write(f"\n{title} ({len(chosen)}):\n")
-            table = [[f.rule.id, f.rule.metadata.severity.label, short_resource(f.resource_id),
-                      _wrap(self._detail(f))] for f in chosen]
+            table = [[f.rule.id, f.rule.metadata.severity.label, _resource(f), _wrap(self._detail(f))]
+                     for f in chosen]
             write(tabulate(table, ["rule", "severity", "resource", "evidence"], tablefmt="simple") + "\n")
         for note in context.stats.notes:
             write(f"\nnote: {note}")
@@ -84,8 +96,9 @@ class TableReporter:
             missed += [f"truncated: {t}" for t in scan.get("truncated", [])]
             write("\nINCOMPLETE SCAN: " + "; ".join(missed) + "\n")
         ignored = sum(context.stats.ignored.values())
+        what = "declared resources" if context.scan.get("source") == "pre-deployment" else "rows"
         write(f"\n{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
-              f"from {context.stats.rows} rows ({ignored} rows of types no rule reads). ")
+              f"from {context.stats.rows} {what} ({ignored} of types no rule reads). ")
         write(f"{summary.failing} failing at or above '{summary.fail_on.label}'.\n")
 
     @staticmethod

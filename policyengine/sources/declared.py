@@ -186,7 +186,8 @@ def load_template(target: Target) -> Any:
     if target.kind is Kind.BICEP:
         from policyengine.sources.arm.bicep import build
 
-        return jsonpos.loads(build(target.path, target.shown), f"{target.shown} (compiled)")
+        # Lines are the compiled JSON's (Bicep keeps no source map in it), and say so.
+        return jsonpos.loads(build(target.path, target.shown), compiled_name(target))
     try:
         text = target.path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -212,4 +213,9 @@ def expand_target(target: Target, options: TemplateOptions) -> Any:
         values[name] = value
     deployment = Deployment(subscription_id=options.subscription_id, resource_group=options.resource_group,
                             location=options.location)
-    return expand(template, target.shown, values, deployment)
+    file = compiled_name(target) if target.kind is Kind.BICEP else target.shown
+    return expand(template, file, values, deployment)
+
+
+def compiled_name(target: Target) -> str:
+    return f"{target.shown} (compiled)"

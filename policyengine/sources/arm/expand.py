@@ -16,10 +16,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from policyengine.sources.arm.scope import Deployment, TemplateError, TemplateScope
-
 from policyengine.errors import Span
 from policyengine.records.model import declared_id
+from policyengine.sources.arm.scope import Deployment, TemplateError, TemplateScope
 from policyengine.sources.jsonpos import span_at, span_of
 from policyengine.unknown import Unknown, split_name
 
@@ -195,12 +194,12 @@ class _Walker:
         full_type, names = self._full_name(raw, rtype, name, parent)
         if len(self.out.resources) >= MAX_RESOURCES:
             raise self.fail(f"the template expands to more than {MAX_RESOURCES} resources", raw)
-        body = {k: scope.evaluate(v, loops, container=raw, key=k) for k, v in raw.items()
-                if k.lower() not in _CONTROL}
+        deployment = full_type.lower() == DEPLOYMENTS
+        body = {k: self._evaluate(scope, raw, k, loops, deployment) for k in raw if k.lower() not in _CONTROL}
         existing = raw.get("existing") is True
         here = Expanded(full_type, names, name, body, raw, address, span_of(raw),
                         target.subscription, target.group, existing, condition)
-        if full_type.lower() == DEPLOYMENTS and not existing:
+        if deployment and not existing:
             self.out.resources.append(here)
             self.deployment(frame, raw, body, address)
             return
@@ -211,6 +210,17 @@ class _Walker:
                 self.resource(frame, (children, i), child, here, f"{address}.resources[{i}]")
         elif children is not None:
             raise self.fail("a resource's 'resources' must be an array", raw, "resources")
+
+    @staticmethod
+    def _evaluate(scope: TemplateScope, raw: Mapping[str, Any], key: str, loops: Loops,
+                  deployment: bool) -> Any:
+        value = raw[key]
+        if deployment and key.lower() == "properties" and isinstance(value, Mapping) and "template" in value:
+            # A nested template is evaluated in the scope it asks for (see deployment()), not here.
+            evaluated = scope.evaluate({k: v for k, v in value.items() if k != "template"}, loops,
+                                       container=raw, key=key)
+            return {**evaluated, "template": {"$nested": "expanded into the resources that follow"}}
+        return scope.evaluate(value, loops, container=raw, key=key)
 
     def _full_name(self, raw: Mapping[str, Any], rtype: str, name: Any,
                    parent: Expanded | None) -> tuple[str, tuple[str | Unknown, ...]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from policyengine.errors import Span
 from policyengine.ir import SourceKind
-from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record, declared_id
+from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record
 from policyengine.sources.arm.expand import DEPLOYMENTS, Expanded, Expansion, names_key
 from policyengine.sources.jsonpos import JArray, JObject, span_at, span_of
 from policyengine.unknown import Unknown, segment_text
@@ -45,7 +45,7 @@ def template_records(expansion: Expansion) -> list[Record]:
     order: list[_Building] = []
 
     def subscription_of(res: Expanded) -> _Building:
-        sid = declared_id(res.subscription, None, "Microsoft.Resources/subscriptions", [])
+        sid = "/subscriptions/" + segment_text(res.subscription)
         sub = subscriptions.get(sid.lower())
         if sub is None:
             data = {"id": sid, "type": SUBSCRIPTION_TYPE, "subscriptionId": res.subscription}

@@ -1,0 +1,1 @@
+"""ARM templates: the expression language, its functions and the evaluation scope."""
