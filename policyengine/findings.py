@@ -40,7 +40,12 @@ class Evidence:
     site: str | None = None  # where a template sets the value: file:line:col
 
     def sentence(self) -> str:
-        found = json.dumps(jsonable(self.actual), ensure_ascii=False) if self.present else "absent"
+        if self.present:
+            found = json.dumps(jsonable(self.actual), ensure_ascii=False)
+        elif self.outcome is Verdict.UNKNOWN and self.note and not self.note.startswith("absent"):
+            found = "not known"  # not read, or known only at deployment: the note says which
+        else:
+            found = "absent"
         text = f"{self.path} is {found}"
         if self.site:
             text += f" (set at {self.site})"
