@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Result
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -40,3 +42,20 @@ def test_readme_shows_the_real_compiled_query(cli: Callable[..., Result]) -> Non
     shown = readme.split(marker, 1)[1].split("```", 1)[0]
     result = cli("compile", "--rule", "PG-SINGLE-001", "--rule", "PG-SINGLE-002")
     assert shown == result.out, "README's compiled query is stale: paste a fresh `policyengine compile`"
+
+
+def test_readme_shows_the_real_pre_deployment_scan(cli: Callable[..., Result],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = README.read_text("utf-8")
+    command = "`policyengine scan examples/templates/ --rule PG-FLEX-001 --rule PG-FLEX-002 --fail-on high`"
+    shown = readme.split(command, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(README.parent)  # the README shows paths relative to the project
+    result = cli("scan", "examples/templates/", "--rule", "PG-FLEX-001", "--rule", "PG-FLEX-002",
+                 "--fail-on", "high")
+    assert result.code == 1
+    real = result.out
+    # The README abridges whole rows (marked …); every line it shows is a line of the real output,
+    # except table rules, whose width follows the rows shown.
+    missing = [line for line in shown.splitlines()
+               if line and line != "…" and not set(line) <= {"-", " "} and line not in real.splitlines()]
+    assert not missing, "README's pre-deployment output is stale:\n" + "\n".join(missing)

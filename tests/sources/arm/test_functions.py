@@ -10,8 +10,15 @@ from typing import Any
 
 import pytest
 
-from policyengine.sources import jsonpos
-from policyengine.sources.arm.expressions import Call, ExpressionError, Index, Literal, Member, canonical, parse
+from policyengine.sources.arm.expressions import (
+    Call,
+    ExpressionError,
+    Index,
+    Literal,
+    Member,
+    canonical,
+    parse,
+)
 from policyengine.sources.arm.functions import FUNCTIONS
 from policyengine.sources.arm.scope import Deployment, TemplateError, TemplateScope
 from policyengine.unknown import Unknown, split_name
@@ -401,7 +408,7 @@ def test_doubling_variables_are_bounded() -> None:
     with pytest.raises(TemplateError, match="longer than 1,000,000 characters"):
         evaluate("[variables('s39')]", {"variables": strings})
     shared = {"a0": [1]} | {f"a{i}": f"[createArray(variables('a{i - 1}'), variables('a{i - 1}'))]" for i in range(1, 40)}
-    with pytest.raises(TemplateError, match="evaluation steps|nest"):
+    with pytest.raises(TemplateError, match=r"evaluation steps|nest"):
         evaluate("[string(variables('a39'))]", {"variables": shared})
 
 
