@@ -10,6 +10,7 @@ condition, ``concat`` building a name from known and unknown pieces).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -122,7 +123,11 @@ class Evaluator:
             raise TemplateError(f"copy loop {name!r} needs both 'count' and 'input'", span_at(spec, "name"))
         count = self.walk(spec["count"], spec, "count")
         if isinstance(count, Unknown):
-            return Unknown(f"copy({literal(name)}, {count.text})", count.reason)
+            # No expression stands for this array; the pseudo-call names all it depends on (the
+            # input as written and the enclosing loops), so equal texts still mean equal values.
+            written = json.dumps(spec["input"], sort_keys=True, default=str)
+            loops = "".join(f", {literal(loop.name)}, {loop.index}" for loop in self.loops)
+            return Unknown(f"copy({literal(name)}, {count.text}, {literal(written)}{loops})", count.reason)
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COPY:
             shown = count if isinstance(count, int) else type_name(count)
             raise TemplateError(f"copy loop {name!r}: count must be an int from 0 to {MAX_COPY}, not {shown}",
@@ -201,7 +206,7 @@ class Evaluator:
         except FunctionError as exc:
             raise TemplateError(f"{fn.name}(): {exc}") from None
         except Unsupported as exc:
-            return self.unsupported(node, str(exc))
+            return self.unsupported(node, f"{fn.name}(): {exc} is not supported by this scanner")
         if isinstance(result, str | list):
             self.scope.budget.charge(len(result) // (64 if isinstance(result, str) else 8))
         return result
@@ -264,7 +269,7 @@ class Evaluator:
         except (TemplateError, FunctionError):
             return canonical(expr)
 
-    def lambda_arg(self, expr: Any, params: int, function: str) -> Lambda:
+    def lambda_arg(self, expr: Any, params: int) -> Lambda:
         """The ``lambda(...)`` argument of a lambda function, with ``params`` variables."""
         if not (isinstance(expr, Call) and expr.name == "lambda"):
             raise FunctionError("the last argument must be lambda(...)")

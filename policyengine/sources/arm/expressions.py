@@ -128,6 +128,11 @@ class _Token:
 
 
 _PUNCTUATION = "()[],."
+_DIGITS = "0123456789"  # ASCII only: str.isdigit() is also true for superscripts
+
+
+def _digit_at(text: str, i: int) -> bool:
+    return i < len(text) and text[i] in _DIGITS
 _SPACE = " \t\r\n"
 
 
@@ -170,12 +175,12 @@ class _Parser:
                     i = end + 1
                     break
                 tokens.append(_Token("string", start, "".join(pieces)))
-            elif ch.isdigit() or (ch == "-" and i + 1 < len(text) and text[i + 1].isdigit()):
+            elif ch in _DIGITS or (ch == "-" and _digit_at(text, i + 1)):
                 start = i
                 i += 1
-                while i < len(text) and text[i].isdigit():
+                while _digit_at(text, i):
                     i += 1
-                if i < len(text) and text[i] == "." and i + 1 < len(text) and text[i + 1].isdigit():
+                if text[i:i + 1] == "." and _digit_at(text, i + 1):
                     # ARM has integer literals only: https://learn.microsoft.com/azure/
                     # azure-resource-manager/templates/template-functions-numeric#float
                     raise self.fail("a number with a fraction is not an ARM literal; use json('1.5')", start)

@@ -8,7 +8,7 @@ an array that holds an unknown element is still known.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from policyengine.sources.arm.expressions import TemplateError
@@ -115,7 +115,7 @@ def skip(ev: Evaluator, args: Args) -> Any:
     return _slice(ev, "skip", args, lambda value, n: value[max(n, 0):])
 
 
-def _slice(ev: Evaluator, name: str, args: Args, cut: Any) -> Any:
+def _slice(ev: Evaluator, name: str, args: Args, cut: Callable[[Any, int], Any]) -> Any:
     unknown = _unknown_arg(ev, name, args)
     if unknown is not None:
         return unknown

@@ -12,10 +12,10 @@ named in one place compares equal to the same id built elsewhere.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from policyengine.sources.arm.values import FunctionError, Mode, need_int, need_str, type_name
+from policyengine.sources.arm.values import SECURE_TYPES, FunctionError, Mode, need_int, need_str, type_name
 from policyengine.unknown import Unknown, joined
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def deployment(ev: Evaluator, args: Args) -> dict[str, Any]:
         "name": _given(ev.scope.deployment.deployment_name, "deployment().name"),
         "properties": {
             "templateLink": _atom("deployment().properties.templateLink"),
-            "template": ev.scope.template,
+            "template": _without_secrets(ev.scope.template),
             "templateHash": _atom("deployment().properties.templateHash"),
             "parameters": _atom("deployment().properties.parameters"),
             "mode": _atom("deployment().properties.mode"),
@@ -198,6 +198,19 @@ def deployment(ev: Evaluator, args: Args) -> dict[str, Any]:
     }
     if ev.scope.target != "resourceGroup":
         out["location"] = _atom("deployment().location")
+    return out
+
+
+def _without_secrets(template: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The template as deployment() shows it, less the values of secure parameters and outputs."""
+    out = dict(template)
+    for section, key in (("parameters", "defaultValue"), ("outputs", "value")):
+        declared = template.get(section)
+        if isinstance(declared, Mapping):
+            out[section] = {
+                name: {k: v for k, v in decl.items() if k != key}
+                if isinstance(decl, Mapping) and str(decl.get("type", "")).lower() in SECURE_TYPES else decl
+                for name, decl in declared.items()}
     return out
 
 

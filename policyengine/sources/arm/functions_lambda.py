@@ -38,7 +38,7 @@ def _run(ev: Evaluator, name: str, args: Args, params: int, body: Any) -> Any:
     """Evaluate the input, take the lambda, and run ``body(input, lambda)``; an unknown input
     or an undecided lambda makes the whole call unknown."""
     source = ev.eval(args[0])
-    fn = ev.lambda_arg(args[-1], params, name)
+    fn = ev.lambda_arg(args[-1], params)
     extra = [ev.eval(a) for a in args[1:-1]]
     if isinstance(source, Unknown):
         return ev.unknown_call(name, [source, *extra, fn], source.reason)
@@ -90,8 +90,8 @@ def sort(ev: Evaluator, args: Args) -> Any:
 def to_object(ev: Evaluator, args: Args) -> Any:
     """An object keyed by the first lambda, valued by the second (or the element itself)."""
     source = ev.eval(args[0])
-    key_fn = ev.lambda_arg(args[1], 1, "toObject")
-    value_fn = ev.lambda_arg(args[2], 1, "toObject") if len(args) > 2 else None
+    key_fn = ev.lambda_arg(args[1], 1)
+    value_fn = ev.lambda_arg(args[2], 1) if len(args) > 2 else None
     lambdas = [key_fn] + ([value_fn] if value_fn else [])
     if isinstance(source, Unknown):
         return ev.unknown_call("toObject", [source, *lambdas], source.reason)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from policyengine.sources.arm.netformat import composite
+from policyengine.sources.arm.netformat import UnknownFormatted, composite
 from policyengine.sources.arm.values import (
     MAX_STRING,
     FunctionError,
@@ -73,7 +73,11 @@ def format_(ev: Evaluator, args: Args) -> Any:
             inner = has_unknown(value, ev.scope.budget)
     if inner is not None:
         return ev.unknown_call("format", args, inner.reason)
-    pieces = composite(need_str(template, "the format string"), values)
+    try:
+        pieces = composite(need_str(template, "the format string"), values)
+    except UnknownFormatted:
+        reason = next(v for v in values if isinstance(v, Unknown)).reason
+        return ev.unknown_call("format", args, reason)
     _fits(sum(len(p) for p in pieces if isinstance(p, str)))
     if all(isinstance(p, str) for p in pieces):
         return "".join(str(p) for p in pieces)
@@ -130,7 +134,8 @@ def split(_: Evaluator, args: Args) -> list[str]:
     return _split_on(text, lambda i: next((len(d) for d in delimiters if text.startswith(d, i)), 0))
 
 
-def _split_on(text: str, match: Any) -> list[str]:
+def _split_on(text: str, match: Callable[[int], int]) -> list[str]:
+    """Cut ``text`` wherever ``match(i)`` is the length of a delimiter at ``i``."""
     out, start, i = [], 0, 0
     while i < len(text):
         size = match(i)

@@ -18,6 +18,10 @@ from typing import Any
 from policyengine.sources.arm.values import MAX_STRING, FunctionError, Unsupported, to_string, type_name
 from policyengine.unknown import Unknown
 
+
+class UnknownFormatted(Exception):
+    """An unknown argument with a format specifier or alignment: the whole result is unknown."""
+
 _ITEM = re.compile(r"\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?(?::(.*))?", re.S)
 _STANDARD = re.compile(r"([A-Za-z])(\d{0,2})")
 _CUSTOM = re.compile(r"([#0,]*)(?:\.([#0]*))?")
@@ -25,7 +29,7 @@ _CUSTOM = re.compile(r"([#0,]*)(?:\.([#0]*))?")
 
 def composite(template: str, args: Sequence[Any]) -> list[str | Unknown]:
     """``String.Format(template, args)`` as pieces: text, and the unknown arguments as they are
-    (an unknown with a format specifier or alignment cannot be placed: :class:`Unsupported`)."""
+    (an unknown with a format specifier or alignment cannot be placed: :class:`UnknownFormatted`)."""
     pieces: list[str | Unknown] = []
     text: list[str] = []
     i, n = 0, len(template)
@@ -51,7 +55,7 @@ def composite(template: str, args: Sequence[Any]) -> list[str | Unknown]:
         value = args[index]
         if isinstance(value, Unknown):
             if width or spec:
-                raise Unsupported("an unknown value with a format specifier or alignment")
+                raise UnknownFormatted
             pieces.append("".join(text))
             pieces.append(value)
             text = []
@@ -90,6 +94,8 @@ def number(value: int | float, spec: str) -> str:
 
 def _standard(value: int | float, letter: str, precision: int | None) -> str:
     kind = letter.upper()
+    if kind not in "BCDEFGNPRX":
+        raise FunctionError(f"{letter!r} is not a .NET numeric format")  # .NET throws FormatException
     if kind == "D":
         if not isinstance(value, int):
             raise FunctionError("format 'D' needs an integer")

@@ -99,6 +99,9 @@ class TemplateScope:
             raise TemplateError(f"parameters({quote(name)}): the template declares no parameter {name!r} "
                                 f"(it declares: {_names(self._params)})")
         spelled, decl = self._params[key]
+        if not isinstance(decl, Mapping):
+            raise TemplateError(f"parameter {spelled!r} must be declared as an object, not {type_name(decl)}",
+                                span_at(self.template.get("parameters"), spelled))
         decl = self._resolve_type(decl)
         text = f"parameters({quote(spelled)})"
         secure = str(decl.get("type", "")).lower() in SECURE_TYPES
@@ -108,7 +111,8 @@ class TemplateScope:
             if _is_key_vault_reference(given):
                 value = Unknown(text, "a Key Vault reference: the secret is read at deployment")
             else:
-                self._check(spelled, decl, given, secure, span=None)
+                declared_at = span_at(self.template.get("parameters"), spelled)
+                self._check(spelled, decl, given, secure, span=declared_at)
                 value = Unknown(text, SECURE) if secure else given
         elif "defaultValue" in decl:
             value = self._resolve(spelled, lambda: Evaluator(self, mode=Mode.DEFAULT).walk(
@@ -151,6 +155,9 @@ class TemplateScope:
         ``type`` checked; secure outputs are Unknown."""
         out: dict[str, Any] = {}
         for name, decl in _section(self.template, "outputs").values():
+            if not isinstance(decl, Mapping) or ("copy" in decl and not isinstance(decl["copy"], Mapping)):
+                raise TemplateError(f"output {name!r} must be an object (and its copy an object with count "
+                                    "and input)", span_at(self.template.get("outputs"), name))
             evaluator = Evaluator(self)
             condition = evaluator.walk(decl["condition"], decl, "condition") if "condition" in decl else True
             if condition is False:
@@ -278,10 +285,15 @@ def _user_functions(template: Mapping[str, Any]) -> dict[str, UserFunction]:
         if not isinstance(namespace, Mapping) or not isinstance(namespace.get("namespace"), str):
             raise TemplateError("every entry of 'functions' needs a namespace and members",
                                 span_at(template, "functions"))
-        for name, member in (namespace.get("members") or {}).items():
+        members = namespace.get("members") or {}
+        if not isinstance(members, Mapping):
+            raise TemplateError("the members of a function namespace must be an object",
+                                span_at(namespace, "members"))
+        for name, member in members.items():
             params = member.get("parameters") or [] if isinstance(member, Mapping) else None
             output = member.get("output") if isinstance(member, Mapping) else None
-            if not isinstance(params, list) or not isinstance(output, Mapping):
+            if not isinstance(params, list) or not all(isinstance(p, Mapping) for p in params) \
+                    or not isinstance(output, Mapping):
                 where = span_at(namespace.get("members"), name)
                 raise TemplateError(f"user-defined function {namespace['namespace']}.{name} needs "
                                     "'parameters' (an array) and 'output'", where)

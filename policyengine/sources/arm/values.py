@@ -285,6 +285,8 @@ def to_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # .NET prints the double 2.0 as "2"
         return repr(value).replace("e+", "E+").replace("e-", "E-")
     if value is None:
         return ""

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policyengine.sources.arm.expressions import (
     Call,
@@ -78,7 +80,11 @@ CASES: list[tuple[str, Any]] = [
     ("format('{1}', 'a')", Err("format(): format item {1} has no argument")),
     ("format('{0', 'a')", Err("format(): invalid format item")),
     ("format('{0:D3}', parameters('x'))", Unk("format('{0:D3}', parameters('x'))")),
-    ("format('{0:Q}', 1)", Unk("format('{0:Q}', 1)")),
+    ("format('{0:Q}', 1)", Err("format(): 'Q' is not a .NET numeric format")),
+    ("format('{0:R}', 1)", Unk("format('{0:R}', 1)")),
+    ("format('{0:#.0 kg}', 1)", Unk("format('{0:#.0 kg}', 1)")),
+    ("format('{0}|{1}', json('2.0'), json('0.5'))", "2|0.5"),
+    ("string(json('1e20'))", "1E+20"),
     ("string(createObject('a', 1, 'b', createArray(true(), null(), 'é')))", '{"a":1,"b":[true,null,"é"]}'),
     ("string(false())", "False"),
     ("string(parameters('x'))", Unk("string(parameters('x'))")),
@@ -359,6 +365,7 @@ def test_the_syntax_tree() -> None:
     ("f().", "expected a property name after '.'", 4),
     ("a.", "expected '(' after the function name 'a'", 1),
     ("f(#)", "unexpected character '#'", 2),
+    ("²", "unexpected character '²'", 0),
     ("99999999999999999999", "integer out of the 64-bit range", 0),
     ("", "empty expression", 0),
 ])
@@ -415,6 +422,14 @@ def test_doubling_variables_are_bounded() -> None:
 # -- unknowns keep their pieces
 
 
+def test_what_this_scanner_cannot_compute_is_noted_and_unknown_is_not() -> None:
+    current = TemplateScope(TEMPLATE, {}, Deployment(), "t.json")
+    assert isinstance(current.evaluate("[format('{0:D3}', parameters('x'))]"), Unknown)
+    assert current.notes == []  # unknown before deployment is not a gap of the scanner
+    current.evaluate("[format('{0:R}', 1)]")
+    assert current.notes == ["t.json: format(): the numeric format R is not supported by this scanner"]
+
+
 def test_a_name_built_from_an_unknown_splits_on_its_slash() -> None:
     value = evaluate("[format('{0}/require_secure_transport', parameters('x'))]")
     assert isinstance(value, Unknown)
@@ -444,3 +459,65 @@ def test_subscription_scope_templates_build_subscription_ids() -> None:
     template = {"$schema": "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#"}
     assert evaluate("[resourceId('Microsoft.Security/pricings', 'p')]", template,
                     deployment=Deployment(subscription_id="s1")) == "/subscriptions/s1/providers/Microsoft.Security/pricings/p"
+
+
+# -- robustness: anything a template holds is a value or a TemplateError, never another exception
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="()[],.' \tabcfnotru01-_$", max_size=40))
+def test_any_text_parses_or_is_an_expression_error(text: str) -> None:
+    try:
+        expr = parse(text)
+    except ExpressionError:
+        return
+    assert canonical(parse(canonical(expr))) == canonical(expr)
+
+
+_NAMES = st.sampled_from(["concat", "if", "and", "createArray", "length", "first", "union", "json", "string",
+                          "parameters", "toLower", "range", "contains", "coalesce", "equals", "format", "empty"])
+_ATOMS = st.sampled_from(["'a'", "1", "-1", "0", "true()", "null()", "parameters('x')", "parameters('o')",
+                          "parameters('arr')", "'{0}'", "'[1]'", "createObject('a', 1)"])
+
+
+def _expressions(depth: int) -> st.SearchStrategy[str]:
+    if depth == 0:
+        return _ATOMS
+    inner = _expressions(depth - 1)
+    calls = st.builds(lambda n, args: f"{n}({', '.join(args)})", _NAMES, st.lists(inner, max_size=3))
+    access = st.builds(lambda base, key: f"{base}{key}", inner, st.sampled_from([".a", "[0]", "['b']"]))
+    return st.one_of(inner, calls, access)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_expressions(3))
+def test_any_expression_evaluates_or_is_a_template_error(text: str) -> None:
+    try:
+        value = evaluate(f"[{text}]")
+    except TemplateError:
+        return
+    assert is_value(value), value
+
+
+def is_value(value: Any) -> bool:
+    """A JSON value, possibly holding unknowns."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and is_value(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(is_value(v) for v in value)
+    return value is None or isinstance(value, str | int | float | Unknown)
+
+
+@pytest.mark.parametrize("template", [
+    {"parameters": {"p": "string"}, "outputs": {"o": {"type": "string", "value": "[parameters('p')]"}}},
+    {"parameters": ["p"], "outputs": {}},
+    {"variables": {"copy": {"name": "x"}}},
+    {"outputs": {"o": "[1]"}},
+    {"outputs": {"o": {"type": "array", "copy": [1]}}},
+    {"functions": {"ns": 1}},
+    {"functions": [{"namespace": "ns", "members": ["f"]}]},
+    {"functions": [{"namespace": "ns", "members": {"f": {"parameters": ["p"], "output": {}}}}]},
+])
+def test_a_malformed_template_is_a_template_error(template: dict[str, Any]) -> None:
+    with pytest.raises(TemplateError):
+        TemplateScope(template, {}, Deployment(), "t.json").outputs()

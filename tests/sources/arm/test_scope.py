@@ -111,7 +111,8 @@ def test_secure_parameters_never_reach_output() -> None:
                                "cfg": {"type": "secureObject", "defaultValue": {"key": "s3cret"}}},
                 "outputs": {"a": {"type": "string", "value": "[concat('x', parameters('pw'))]"},
                             "b": {"type": "object", "value": "[parameters('cfg')]"},
-                            "c": {"type": "secureString", "value": "literal-secret"}}}
+                            "c": {"type": "secureString", "value": "literal-secret"},
+                            "d": {"type": "object", "value": "[deployment().properties.template]"}}}
     outputs = scope(template, {"pw": "hunter2"}).outputs()
     shown = repr(outputs) + json.dumps({k: getattr(v, "text", None) for k, v in outputs.items()})
     assert "hunter2" not in shown and "s3cret" not in shown and "literal-secret" not in shown
@@ -221,9 +222,11 @@ def test_variable_and_property_copy_loops() -> None:
 
 
 def test_a_copy_count_known_only_at_deployment_is_unknown() -> None:
-    value = scope({"parameters": {"n": {"type": "int"}}}).evaluate(
-        {"copy": [{"name": "x", "count": "[parameters('n')]", "input": 1}]})
-    assert value == {"x": Unknown("copy('x', parameters('n'))", "")}
+    current = scope({"parameters": {"n": {"type": "int"}}})
+    copy = {"copy": [{"name": "x", "count": "[parameters('n')]", "input": {"i": "[copyIndex('x')]"}}]}
+    assert current.evaluate(copy, [("vms", 2)]) == {
+        "x": Unknown("""copy('x', parameters('n'), '{"i": "[copyIndex(''x'')]"}', 'vms', 2)""", "")}
+    assert current.evaluate(copy, [("vms", 1)]) != current.evaluate(copy, [("vms", 2)])
 
 
 # -- outputs
