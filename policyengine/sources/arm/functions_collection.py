@@ -264,11 +264,17 @@ def intersection(_: Evaluator, args: Args) -> Any:
     raise FunctionError("takes arrays or objects, not a mix: " + ", ".join(type_name(a) for a in args))
 
 
+def _unknown_in(items: Any) -> Unknown | None:
+    """The array itself if unknown, else its first unknown element (an array is required)."""
+    if isinstance(items, Unknown):
+        return items
+    return next((i for i in need_array(items) if isinstance(i, Unknown)), None)
+
+
 def shallow_merge(ev: Evaluator, args: Args) -> Any:
     """An array of objects merged at the top level only, later keys winning."""
     objects = args[0]
-    unknown = objects if isinstance(objects, Unknown) else next(
-        (o for o in need_array(objects) if isinstance(o, Unknown)), None)
+    unknown = _unknown_in(objects)
     if unknown is not None:
         return ev.unknown_call("shallowMerge", args, unknown.reason)
     out: dict[str, Any] = {}
@@ -279,8 +285,7 @@ def shallow_merge(ev: Evaluator, args: Args) -> Any:
 
 def flatten(ev: Evaluator, args: Args) -> Any:
     arrays = args[0]
-    unknown = arrays if isinstance(arrays, Unknown) else next(
-        (a for a in need_array(arrays) if isinstance(a, Unknown)), None)
+    unknown = _unknown_in(arrays)
     if unknown is not None:
         return ev.unknown_call("flatten", args, unknown.reason)
     out: list[Any] = []
