@@ -105,7 +105,7 @@ def run_scan(args: argparse.Namespace) -> int:
         out.close()
     if partial and target:
         os.replace(partial, target)
-    if declared:
+    if declared and args.format != "table":  # the table lists the notes itself
         _verbose(args, stats.notes)
     if not context.complete and not args.allow_incomplete:
         print("policyengine: the scan is incomplete (see the report); exit code 3 "

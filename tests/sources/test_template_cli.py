@@ -194,3 +194,20 @@ def test_expand_evaluates_outputs(cli: Callable[..., Result]) -> None:
     assert doc["outputs"]["fqdn"]["$unknown"].startswith("reference(")
     assert "flexibleServers/[parameters('serverName')]" in doc["outputs"]["serverId"]["$unknown"] or \
         "uniqueString" in json.dumps(doc["outputs"]["serverId"])
+
+
+def test_a_copy_count_known_only_at_deployment_is_one_symbolic_instance(
+        cli: Callable[..., Result], write: Callable[[str, str], Path]) -> None:
+    path = write("t.json", template([
+        server("[format('pg-{0}', copyIndex(1))]", copy={"name": "s", "count": "[parameters('n')]"}),
+        {"copy": {"name": "c", "count": "[parameters('n')]"},
+         "type": "Microsoft.DBforPostgreSQL/flexibleServers/configurations", "apiVersion": "2024-08-01",
+         "name": "[format('pg-{0}/require_secure_transport', copyIndex(1))]", "properties": {"value": "off"}},
+    ], parameters={"n": {"type": "int"}}))
+    result = cli("scan", str(path), "--rule", "PG-FLEX-001", "--format", "json")
+    (finding,) = findings(result)
+    assert finding["verdict"] == "fail"  # every copy gets its own parameter, set to off
+    assert finding["resource"]["id"].endswith("/flexibleServers/[concat('pg-', copyIndex(1))]")
+    assert finding["resource"]["source"]["address"] == "resources[0][*]"
+    report = json.loads(result.out)
+    assert any("one instance, [*], stands for every copy" in n for n in report["notes"])

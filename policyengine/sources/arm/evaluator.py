@@ -52,7 +52,7 @@ class Loop:
     ``copyIndex('name')``, resource and output loops also to ``copyIndex()``."""
 
     name: str
-    index: int
+    index: int | Unknown  # unknown: one instance stands for a loop whose count is known only at deployment
     named_only: bool = False
 
 
@@ -283,7 +283,7 @@ class Evaluator:
         bound = {name.lower(): value for name, value in zip(fn.params, values, strict=True)}
         return self.child(lambdas=bound).eval(fn.body)
 
-    def copy_index(self, name: str | None) -> int:
+    def copy_index(self, name: str | None) -> int | Unknown:
         """The innermost loop's index, or the named loop's."""
         for loop in reversed(self.loops):
             if name is None and not loop.named_only:

@@ -34,7 +34,7 @@ _CONTROL = frozenset({"copy", "condition", "dependson", "resources", "comments",
 _SUBSCRIPTION_SCOPE = ("subscriptiondeploymenttemplate", "managementgroupdeploymenttemplate",
                        "tenantdeploymenttemplate")
 
-Loops = tuple[tuple[str, int], ...]
+Loops = tuple[tuple[str, int | Unknown], ...]
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,13 @@ class _Walker:
             raise self.fail("'copy' needs a 'name' and a 'count'", raw, "copy")
         count = scope.evaluate(copy["count"], loops, container=copy, key="count")
         if isinstance(count, Unknown):
-            raise self.fail(f"the copy count {count.text} is known only at deployment ({count.reason}); "
-                            "give the parameter a value (--parameters or -p) to scan this loop",
-                            copy, "count")
+            # One instance stands for them all; whatever depends on its index is unknown.
+            self.out.notes.append(f"{self._where(copy)}: {address}: the copy count {count.text} is "
+                                  f"known only at deployment ({count.reason}); one instance, [*], stands "
+                                  "for every copy")
+            symbolic = Unknown(f"copyIndex('{copy['name']}')", count.reason)
+            yield (*loops, (copy["name"], symbolic)), f"{address}[*]"
+            return
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COPY:
             raise self.fail(f"the copy count must be an integer from 0 to {MAX_COPY} "
                             f"(ARM's limit), got {count!r}", copy, "count")

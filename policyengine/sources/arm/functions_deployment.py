@@ -99,7 +99,7 @@ def variables(ev: Evaluator, args: Args) -> Any:
     return ev.scope.variable(name)
 
 
-def copy_index(ev: Evaluator, args: Args) -> int:
+def copy_index(ev: Evaluator, args: Args) -> int | Unknown:
     """``copyIndex([loopName], [offset])``: the innermost loop, or the named one."""
     name: str | None = None
     rest = list(args)
@@ -107,7 +107,12 @@ def copy_index(ev: Evaluator, args: Args) -> int:
         name = rest.pop(0)
     if len(rest) > 1 or (rest and (isinstance(rest[0], bool) or not isinstance(rest[0], int))):
         raise FunctionError("takes an optional loop name and an optional int offset")
-    return ev.copy_index(name) + (need_int(rest[0], "the offset") if rest else 0)
+    index = ev.copy_index(name)
+    if isinstance(index, Unknown):
+        # The offset, not the loop's name, is kept in the text: loops over the same unknown
+        # count (servers and their parameters) then name the same instances alike.
+        return Unknown(f"copyIndex({', '.join(str(r) for r in rest)})", index.reason)
+    return index + (need_int(rest[0], "the offset") if rest else 0)
 
 
 # -- values known only at deployment

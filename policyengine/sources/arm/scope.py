@@ -80,7 +80,7 @@ class TemplateScope:
         self._resolving: list[str] = []  # parameters and variables being evaluated, for cycles
         self._parsed: dict[str, Expr | str] = {}
 
-    def evaluate(self, value: Any, loops: Sequence[tuple[str, int]] = (), *, container: Any = None,
+    def evaluate(self, value: Any, loops: Sequence[tuple[str, int | Unknown]] = (), *, container: Any = None,
                  key: str | int | None = None) -> Any:
         """A template JSON value with every ``[...]`` expression evaluated (``[[`` escapes a
         literal) and property-level ``copy`` loops expanded. ``loops`` are the enclosing resource
