@@ -211,3 +211,15 @@ def test_a_copy_count_known_only_at_deployment_is_one_symbolic_instance(
     assert finding["resource"]["source"]["address"] == "resources[0][*]"
     report = json.loads(result.out)
     assert any("one instance, [*], stands for every copy" in n for n in report["notes"])
+
+
+def test_a_condition_known_only_at_deployment_is_judged_as_deployed(
+        cli: Callable[..., Result], write: Callable[[str, str], Path]) -> None:
+    path = write("t.json", template([server(condition="[parameters('deploy')]")],
+                                    parameters={"deploy": {"type": "bool"}}))
+    result = cli("scan", str(path), "--rule", "PG-FLEX-001", "--format", "json")
+    (finding,) = findings(result)
+    assert finding["verdict"] == "pass"
+    assert any("judged as if deployed" in n and "parameters('deploy')" in n for n in json.loads(result.out)["notes"])
+    assert cli("scan", str(path), "--rule", "PG-FLEX-001", "-p", "deploy=false", "--format", "json").out.count(
+        '"verdict"') == 0

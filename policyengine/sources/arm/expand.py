@@ -189,6 +189,8 @@ class _Walker:
                 return
             if isinstance(holds, Unknown):
                 condition = holds
+                self.out.notes.append(f"{self._where(raw)}: {address} is judged as if deployed: its "
+                                      f"condition {holds.text} is known only at deployment ({holds.reason})")
             elif holds is not True:
                 raise self.fail(f"the condition must be true or false, got {holds!r}", raw, "condition")
         rtype = scope.evaluate(raw["type"], loops, container=raw, key="type")
