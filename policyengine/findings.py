@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 import hashlib
@@ -20,10 +21,28 @@ class Verdict(enum.StrEnum):
     UNKNOWN = "unknown"
     NOT_APPLICABLE = "not_applicable"
     ERROR = "error"
+    WAIVED = "waived"  # a failure a waiver accepts, with its justification, owner and expiry
 
 
 #: The order verdicts are listed in summaries.
-VERDICT_ORDER = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.PASS, Verdict.NOT_APPLICABLE)
+VERDICT_ORDER = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.PASS,
+                 Verdict.NOT_APPLICABLE)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted failure: which rule and resources, why, who owns it and until when."""
+
+    rule: str            # a rule id, or a glob over ids (PG-FLEX-*)
+    resource: str        # a resource id, or a glob over ids (case-insensitive)
+    justification: str
+    owner: str
+    expires: datetime.date
+    where: str           # file:line of the waiver
+
+    def to_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "resource": self.resource, "justification": self.justification,
+                "owner": self.owner, "expires": self.expires.isoformat(), "source": self.where}
 
 
 @dataclass(frozen=True)
@@ -112,12 +131,18 @@ class Finding:
     evidence: tuple[Evidence, ...]
     origin: Origin
     error: str | None = None  # why the rule could not be evaluated (verdict error)
+    waiver: Waiver | None = None  # verdict waived: the waiver that accepts the failure
+    baseline: bool = False  # the same rule failed on the same resource in the baseline report
 
     @property
     def message(self) -> str:
         """What a person reads: the verdict and the evidence behind it."""
         if self.error is not None:
             return self.error
+        if self.waiver is not None:
+            text = compose_message(self.rule.metadata.title, Verdict.FAIL, self.evidence)
+            return (f"waived until {self.waiver.expires.isoformat()} ({self.waiver.owner}: "
+                    f"{self.waiver.justification}) — {text}")
         return compose_message(self.rule.metadata.title, self.verdict, self.evidence)
 
     @property
@@ -145,4 +170,6 @@ class Finding:
             "message": self.message,
             "evidence": [e.to_json() for e in self.evidence],
             "fingerprint": self.fingerprint,
+            **({"waiver": self.waiver.to_json()} if self.waiver else {}),
+            **({"baseline": True} if self.baseline else {}),
         }

@@ -15,6 +15,8 @@ from policyengine import __version__
 from policyengine.errors import PolicyEngineError, RuleLoadErrors
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+FORMATS = ("table", "json", "sarif", "junit", "csv", "markdown", "html")
+CONFIG_NAME = "policyengine.yaml"
 
 
 def add_azure_options(parser: argparse.ArgumentParser) -> None:
@@ -68,14 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rule_options(scan)
     scan.add_argument("--rule", metavar="ID", action="append", default=[],
                       help="evaluate only this rule; repeatable")
-    scan.add_argument("--format", choices=("table", "json"), default="table")
-    scan.add_argument("--output", "-o", metavar="FILE", help="write the report here (default stdout)")
-    scan.add_argument("--fail-on", choices=SEVERITIES, default="info", metavar="SEVERITY",
-                      help="exit 1 if a failure at or above this severity is found "
-                      "(critical, high, medium, low, info; default info: any failure)")
-    scan.add_argument("--fail-on-unknown", action="store_true",
-                      help="count unknown verdicts (values known only at deployment, data not read) "
-                      "as failures for --fail-on")
+    reports = scan.add_argument_group("reports and exit code")
+    reports.add_argument("--format", choices=FORMATS, action="append", default=[], metavar="FORMAT",
+                         help=f"report format: {', '.join(FORMATS)} (default table); repeatable, each with "
+                         "its own --output")
+    reports.add_argument("--output", "-o", metavar="FILE", action="append", default=[],
+                         help="write the report of the matching --format here (default stdout)")
+    reports.add_argument("--fail-on", choices=SEVERITIES, default=None, metavar="SEVERITY",
+                         help="exit 1 if a failure at or above this severity is found "
+                         "(critical, high, medium, low, info; default info: any failure)")
+    reports.add_argument("--fail-on-unknown", action="store_true",
+                         help="count unknown verdicts (values known only at deployment, data not read) "
+                         "as failures for --fail-on")
+    reports.add_argument("--waivers", metavar="FILE", action="append", default=[],
+                         help="a waiver file (YAML): accepted failures, with justification, owner and "
+                         "expiry; repeatable")
+    reports.add_argument("--baseline", metavar="REPORT",
+                         help="a previous JSON report: failures already in it are reported but do not "
+                         "count toward the exit code")
+    reports.add_argument("--framework", metavar="ID",
+                         help="group results by the controls of a framework (see `policyengine frameworks`)")
+    reports.add_argument("--config", metavar="FILE",
+                         help=f"a configuration file (default: {CONFIG_NAME} in the working directory, "
+                         "if there is one)")
     _add_template_options(scan)
     add_azure_options(scan)
 
@@ -109,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--summary", action="store_true",
                           help="print the summary queries: verdict counts per rule and subscription, "
                           "computed by Resource Graph itself")
+
+    frameworks = sub.add_parser("frameworks", help="list the compliance frameworks the rules map to",
+                                description="List the frameworks (and their controls) that the rules' "
+                                "control mappings name; use one with scan --framework ID.")
+    _add_rule_options(frameworks)
 
     rules = sub.add_parser("rules", help="list or show rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
@@ -150,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.compile import run_compile
 
             return run_compile(args)
+        if args.command == "frameworks":
+            from policyengine.cli.rules import run_frameworks
+
+            return run_frameworks(args)
         if args.command == "rules":
             from policyengine.cli.rules import run_rules
 

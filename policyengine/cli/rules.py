@@ -11,6 +11,7 @@ from tabulate import tabulate
 from policyengine.cli.scan import selected_rules
 from policyengine.errors import UsageError
 from policyengine.evaluator.testing import run_tests
+from policyengine.frameworks import known
 from policyengine.loading.rules import load_rules
 from policyengine.reports.json_report import rule_json
 
@@ -71,3 +72,12 @@ def run_test(args: argparse.Namespace) -> int:
     failed = sum(not o.ok for o in outcomes)
     print(f"{len(outcomes) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def run_frameworks(args: argparse.Namespace) -> int:
+    rows = []
+    for framework in known(selected_rules(args)).values():
+        for control in framework.controls:
+            rows.append([framework.id, framework.title, control.id, ", ".join(r.id for r in control.rules)])
+    print(tabulate(rows, ["framework", "title", "control", "rules"], tablefmt="simple"))
+    return 0

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from policyengine import ir
+from policyengine import frameworks, ir
+from policyengine.baseline import load_baseline, mark
+from policyengine.cli.outputs import Outputs, pair
+from policyengine.config import Config, Output, find_config, load_config
 from policyengine.errors import UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
@@ -21,6 +23,7 @@ from policyengine.records.model import Record
 from policyengine.records.reader import Input, open_input
 from policyengine.reports import ReportContext, Summary, formats
 from policyengine.sources.declared import Kind, Target, TemplateOptions, declared_records, discover
+from policyengine.waivers import WaiverBook, load_waivers
 
 EXAMPLE = "estate.json"
 
@@ -29,8 +32,10 @@ def example_path() -> str:
     return str(resources.files("policyengine") / "data" / "examples" / EXAMPLE)
 
 
-def selected_rules(args: argparse.Namespace) -> tuple[ir.Rule, ...]:
-    rules = load_rules([Path(p) for p in args.rules], include_bundled=not args.no_bundled_rules)
+def selected_rules(args: argparse.Namespace, config: Config | None = None) -> tuple[ir.Rule, ...]:
+    rule_dirs = list(args.rules) or list(config.rules if config else ())
+    bundled = not args.no_bundled_rules and (config.bundled_rules if config else True)
+    rules = load_rules([Path(p) for p in rule_dirs], include_bundled=bundled)
     wanted = getattr(args, "rule", [])
     if wanted:
         by_id = {r.id.lower(): r for r in rules}
@@ -44,7 +49,8 @@ def selected_rules(args: argparse.Namespace) -> tuple[ir.Rule, ...]:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    rules = selected_rules(args)
+    config = _config(args)
+    rules = selected_rules(args, config)
     live = None
     if args.azure:
         if args.paths:
@@ -55,7 +61,7 @@ def run_scan(args: argparse.Namespace) -> int:
         inputs = [live.input]
         declared: list[Target] = []
     else:
-        paths = args.paths or [example_path()]
+        paths = args.paths or list(config.paths) or [example_path()]
         shown = {example_path(): f"examples/{EXAMPLE}"}
         found = discover(paths, pre_deployment=args.pre_deployment)
         _verbose(args, found.notes)
@@ -67,51 +73,57 @@ def run_scan(args: argparse.Namespace) -> int:
                 print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
                 return 0
             raise UsageError(f"no templates, Bicep files or plans found in {', '.join(paths)}")
+    framework_id = args.framework or config.framework
+    chosen = frameworks.framework(rules, framework_id) if framework_id else None
+    waivers = WaiverBook(load_waivers([Path(w) for w in (args.waivers or config.waivers)]))
+    baseline_file = args.baseline or config.baseline
+    baseline = load_baseline(Path(baseline_file)) if baseline_file else frozenset()
     index = RuleIndex(rules)
-    summary = Summary(rules, ir.Severity.parse(args.fail_on), fail_on_unknown=args.fail_on_unknown)
+    fail_on = args.fail_on or config.fail_on or "info"
+    summary = Summary(rules, ir.Severity.parse(fail_on),
+                      fail_on_unknown=args.fail_on_unknown or config.fail_on_unknown)
     stats = Stats()
     records = assemble(inputs, index.wanted(), stats) if inputs else iter(())
     if declared:
         records = chain(records, _counted(declared_records(declared, template_options(args), stats.notes),
                                           index, stats))
-    target = Path(args.output) if args.output else None
-    # A report file is written beside its name and renamed into place, so a failed scan
-    # never leaves half a report. A device or a pipe (/dev/null, /dev/stdout, a FIFO) is
-    # written directly: renaming over it would replace it.
-    partial = target.with_name(target.name + ".partial") if target and _is_file_target(target) else None
+    wanted_outputs = pair(args.format, args.output) if (args.format or args.output) else \
+        list(config.outputs) or [Output("table")]
+    outputs = Outputs(wanted_outputs)
     try:
-        out: IO[str] = (partial or target).open("w", encoding="utf-8") if target else sys.stdout
-    except OSError as exc:
-        raise UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
-    try:
-        reporter = formats()[args.format](out, rules)
+        reporters = [formats()[o.format](o.handle, rules) for o in outputs.open]
         with _live_errors(live):
-            for finding in evaluate_records(index, records):
+            for raw in evaluate_records(index, records):
+                finding = waivers.apply(mark(raw, baseline))
                 summary.add(finding)
-                reporter.add(finding)
+                for reporter in reporters:
+                    reporter.add(finding)
         status = _scan_status(live, inputs, args)
         if declared:
             status["source"] = "pre-deployment"
         names = tuple(i.name for i in inputs) + tuple(t.shown for t in declared)
-        context = ReportContext(names, stats, status)
-        reporter.finish(summary, context)
+        context = ReportContext(names, stats, status, chosen, waivers.report(), baseline_file,
+                                quiet=bool(getattr(args, "quiet", False)))
+        for reporter in reporters:
+            reporter.finish(summary, context)
     except BaseException:
-        if target:
-            out.close()
-        if partial:
-            partial.unlink(missing_ok=True)
+        outputs.abort()
         raise
-    if target:
-        out.close()
-    if partial and target:
-        os.replace(partial, target)
-    if declared and args.format != "table":  # the table lists the notes itself
-        _verbose(args, stats.notes)
+    outputs.commit()
+    for warning in waivers.warnings():
+        print(f"policyengine: {warning}", file=sys.stderr)
+    if declared and any(o.format != "table" or o.file for o in wanted_outputs):
+        _verbose(args, stats.notes)  # a table on the terminal lists the notes itself
     if not context.complete and not args.allow_incomplete:
         print("policyengine: the scan is incomplete (see the report); exit code 3 "
               "(--allow-incomplete to exit by the findings)", file=sys.stderr)
         return 3
     return summary.exit_code
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = find_config(getattr(args, "config", None))
+    return load_config(path) if path is not None else Config()
 
 
 def template_options(args: argparse.Namespace) -> TemplateOptions:
@@ -162,7 +174,3 @@ def _scan_status(live: object, inputs: list[Input], args: argparse.Namespace) ->
         "truncated": [t for s in snapshots for t in s.get("truncated", [])],
         "unreadChildren": sum(int(s.get("unreadChildren", 0)) for s in snapshots),
     }
-
-
-def _is_file_target(path: Path) -> bool:
-    return not path.exists() or path.is_file()

@@ -23,9 +23,9 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_schema("rule.schema.json"))
+@functools.lru_cache(maxsize=4)
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema(name), format_checker=jsonschema.FormatChecker())
 
 
 def dotted(path: JsonPath) -> str:
@@ -84,11 +84,11 @@ def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadE
     return [RuleLoadError(f"{where}: {error.message}", doc.positions.of(path))]
 
 
-def validate(doc: Document) -> list[RuleLoadError]:
-    """Every schema error of one document, located and sorted by position."""
+def validate(doc: Document, schema: str = "rule.schema.json") -> list[RuleLoadError]:
+    """Every error of one document against a bundled schema, located and sorted by position."""
     errors: list[RuleLoadError] = []
     seen_unknown_keys: set[JsonPath] = set()
-    raw = sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    raw = sorted(_validator(schema).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
     for error in raw:
         if error.validator == "additionalProperties":
             seen_unknown_keys.add(tuple(error.absolute_path))

@@ -13,6 +13,7 @@ from typing import IO, Any, Protocol
 
 from policyengine import ir
 from policyengine.findings import Finding, Verdict
+from policyengine.frameworks import Framework
 from policyengine.records.assemble import Stats
 
 #: Verdicts that count against ``--fail-on``: a failure, or a rule that could not be
@@ -25,18 +26,28 @@ class Summary:
     rules: tuple[ir.Rule, ...]
     fail_on: ir.Severity
     counts: dict[str, Counter[Verdict]] = field(default_factory=dict)
+    #: Findings at or above ``fail_on`` that decide the exit code.
     failing: int = 0
     #: ``--fail-on-unknown``: an unknown verdict counts as a failure.
     fail_on_unknown: bool = False
+    #: Findings that would fail but are in the baseline (``--baseline``): reported, not counted.
+    baselined: int = 0
 
     def add(self, finding: Finding) -> None:
         counts = self.counts.get(finding.rule.id)
         if counts is None:
             counts = self.counts[finding.rule.id] = Counter()
         counts[finding.verdict] += 1
+        if self.fails(finding):
+            if finding.baseline:
+                self.baselined += 1
+            else:
+                self.failing += 1
+
+    def fails(self, finding: Finding) -> bool:
+        """Whether the finding is a failure at or above the threshold (baseline or not)."""
         failing = finding.verdict in FAILING or (self.fail_on_unknown and finding.verdict is Verdict.UNKNOWN)
-        if failing and finding.rule.metadata.severity >= self.fail_on:
-            self.failing += 1
+        return failing and finding.rule.metadata.severity >= self.fail_on
 
     def count(self, rule_id: str, verdict: Verdict) -> int:
         counts = self.counts.get(rule_id)
@@ -58,6 +69,15 @@ class ReportContext:
     inputs: tuple[str, ...]
     stats: Stats
     scan: dict[str, Any] = field(default_factory=lambda: {"source": "export", "complete": True})
+    #: ``--framework``: the framework whose controls the report groups results by.
+    framework: Framework | None = None
+    #: What became of each waiver: ``{"waiver": Waiver.to_json(), "status": applied|expired|unmatched,
+    #: "matched": n}``.
+    waivers: tuple[dict[str, Any], ...] = ()
+    #: ``--baseline``: the baseline report's file name.
+    baseline: str | None = None
+    #: ``--quiet``: a report for people shows failures only.
+    quiet: bool = False
 
     @property
     def complete(self) -> bool:

@@ -14,7 +14,7 @@ import functools
 import json
 from typing import IO, Any
 
-from policyengine import __version__, ir
+from policyengine import __version__, frameworks, ir
 from policyengine.findings import VERDICT_ORDER, Evidence, Finding, Verdict, compose_message
 from policyengine.reports import ReportContext, Summary
 
@@ -78,7 +78,7 @@ class _Fragments:
 
 def finding_json(finding: Finding, fragments: _Fragments) -> str:
     """One finding as report JSON (sorted keys), from cached fragments."""
-    if finding.error is not None:
+    if finding.error is not None or finding.waiver is not None or finding.baseline:
         return _dumps(finding.to_json())
     try:
         evidence, message = _body_cached(finding.rule.metadata.title, finding.verdict, finding.evidence)
@@ -87,6 +87,20 @@ def finding_json(finding: Finding, fragments: _Fragments) -> str:
     return (f'{{"evidence": {evidence}, "fingerprint": "{finding.fingerprint}", '
             f'"message": {message}, "resource": {fragments.resource_of(finding)}, '
             f'"rule": {fragments.rule(finding.rule)}, "verdict": "{finding.verdict.value}"}}')
+
+
+def framework_json(summary: Summary, context: ReportContext) -> dict[str, Any] | None:
+    """With ``--framework``: each control with its rules, their verdict counts and its status."""
+    chosen = context.framework
+    if chosen is None:
+        return None
+    controls = []
+    for control in chosen.controls:
+        counts = [dict(summary.counts.get(r.id, {})) for r in control.rules]
+        totals = {v.value: sum(c.get(v, 0) for c in counts) for v in VERDICT_ORDER}
+        controls.append({"id": control.id, "rules": [r.id for r in control.rules],
+                         "status": frameworks.status(counts).value, "verdicts": totals})
+    return {"id": chosen.id, "title": chosen.title, "controls": controls}
 
 
 class JsonReporter:
@@ -114,6 +128,9 @@ class JsonReporter:
             "notes": stats.notes,
             "rules": [rule_json(r) for r in self.rules],
             "scan": context.scan,
+            "waivers": list(context.waivers),
+            "baseline": context.baseline,
+            "framework": framework_json(summary, context),
             "schemaVersion": SCHEMA_VERSION,
             "summary": {
                 "total": summary.total(),
@@ -124,7 +141,9 @@ class JsonReporter:
                     for r in self.rules
                 ],
                 "failOn": summary.fail_on.label,
+                "failOnUnknown": summary.fail_on_unknown,
                 "failing": summary.failing,
+                "baselined": summary.baselined,
                 "exitCode": summary.exit_code,
             },
             "tool": {"name": "policyengine", "version": __version__},

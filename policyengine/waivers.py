@@ -1,0 +1,118 @@
+"""Waivers: failures a team has decided to accept, for a reason, by an owner, until a date.
+
+A waiver file is YAML (``schemas/waivers.schema.json``), errors located at ``file:line:col``::
+
+    apiVersion: policyengine/v1
+    kind: Waivers
+    waivers:
+      - rule: PG-FLEX-003
+        resource: /subscriptions/*/resourceGroups/rg-sandbox/*
+        justification: Sandbox servers hold no customer data; ATP is not worth its cost there.
+        owner: platform-team@contoso.com
+        expires: 2027-03-31
+
+A failure whose rule and resource match a waiver in force becomes ``waived``. An expired
+waiver does not apply (the failure stays a failure) and is reported; so is a waiver that
+matches no finding, which is usually a typo or a resource that is gone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import fnmatch
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
+from policyengine.findings import Finding, Verdict, Waiver
+from policyengine.loading.schema import validate
+from policyengine.loading.yaml_nodes import load_documents
+
+#: The verdicts a waiver turns into ``waived``: failures, not what could not be judged.
+WAIVABLE = (Verdict.FAIL,)
+
+
+def load_waivers(paths: Sequence[Path]) -> list[Waiver]:
+    """Every waiver of ``paths``; :class:`RuleLoadErrors` with every problem, located."""
+    waivers: list[Waiver] = []
+    errors: list[RuleLoadError] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(RuleLoadError(f"cannot read the waiver file: {exc}", Span(str(path))))
+            continue
+        try:
+            for doc in load_documents(text, str(path)):
+                problems = validate(doc, "waivers.schema.json")
+                if problems:
+                    errors.extend(problems)
+                    continue
+                for i, item in enumerate(doc.data["waivers"]):
+                    where = doc.positions.of(("waivers", i))
+                    expires = datetime.date.fromisoformat(item["expires"])
+                    waivers.append(Waiver(item["rule"], item["resource"], item["justification"],
+                                          item["owner"], expires, where.prefix()))
+        except RuleLoadError as exc:
+            errors.append(exc)
+    if errors:
+        raise RuleLoadErrors(errors)
+    return waivers
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    """A case-insensitive glob: ``*`` matches anything (``/`` included), ``?`` one character."""
+    return re.compile(fnmatch.translate(glob), re.IGNORECASE | re.DOTALL)
+
+
+class WaiverBook:
+    """Applies waivers to findings and remembers what each waiver did."""
+
+    def __init__(self, waivers: Iterable[Waiver], today: datetime.date | None = None) -> None:
+        self.today = today or datetime.date.today()
+        self.entries = [(w, _pattern(w.rule), _pattern(w.resource)) for w in waivers]
+        self.matched = [0] * len(self.entries)
+        self.expired_hits = [0] * len(self.entries)
+
+    def apply(self, finding: Finding) -> Finding:
+        """The finding, waived if a waiver in force covers it."""
+        if not self.entries or finding.verdict not in WAIVABLE:
+            return finding
+        for i, (waiver, rule, resource) in enumerate(self.entries):
+            if rule.fullmatch(finding.rule.id) and resource.fullmatch(finding.resource_id):
+                if waiver.expires < self.today:
+                    self.expired_hits[i] += 1
+                    continue
+                self.matched[i] += 1
+                return dataclasses.replace(finding, verdict=Verdict.WAIVED, waiver=waiver)
+        return finding
+
+    def report(self) -> tuple[dict[str, Any], ...]:
+        """What became of each waiver, for the report."""
+        out = []
+        for i, (waiver, _, _) in enumerate(self.entries):
+            if waiver.expires < self.today:
+                status = "expired"
+            elif self.matched[i]:
+                status = "applied"
+            else:
+                status = "unmatched"
+            out.append({"waiver": waiver.to_json(), "status": status, "matched": self.matched[i],
+                        "expiredMatches": self.expired_hits[i]})
+        return tuple(out)
+
+    def warnings(self) -> list[str]:
+        """One line per waiver that needs attention: expired, or matching nothing."""
+        lines = []
+        for entry in self.report():
+            waiver = entry["waiver"]
+            what = f"{waiver['source']}: waiver of {waiver['rule']} for {waiver['resource']}"
+            if entry["status"] == "expired":
+                lines.append(f"{what} expired on {waiver['expires']} and no longer applies "
+                             f"({entry['expiredMatches']} failure(s) it would cover)")
+            elif entry["status"] == "unmatched":
+                lines.append(f"{what} matches no failing finding")
+        return lines
