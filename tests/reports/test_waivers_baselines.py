@@ -7,9 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
+from policyengine.loading.schema import load_schema
 from tests.conftest import Result
+
+VALIDATOR = jsonschema.Draft202012Validator(load_schema("report.schema.json"),
+                                            format_checker=jsonschema.FormatChecker())
 
 SANDBOX = "/subscriptions/*/resourceGroups/rg-sandbox/providers/Microsoft.DBforPostgreSQL/flexibleServers/*"
 
@@ -25,7 +30,9 @@ def waivers(*entries: dict[str, str]) -> str:
 def report(cli: Callable[..., Result], *argv: str) -> tuple[int, dict[str, Any], str]:
     result = cli("scan", "--format", "json", *argv)
     assert result.code in (0, 1), result.err
-    return result.code, json.loads(result.out), result.err
+    doc = json.loads(result.out)
+    VALIDATOR.validate(doc)
+    return result.code, doc, result.err
 
 
 def by_rule_resource(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

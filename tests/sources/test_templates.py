@@ -7,10 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
+from policyengine.loading.schema import load_schema
 from tests.conftest import Result
+
+VALIDATOR = jsonschema.Draft202012Validator(load_schema("report.schema.json"),
+                                            format_checker=jsonschema.FormatChecker())
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "templates"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
@@ -26,7 +31,9 @@ def resource_key(resource_id: str) -> str:
 def scan_report(cli: Callable[..., Result], *argv: str) -> tuple[int, dict[str, Any]]:
     result = cli("scan", *argv, "--format", "json")
     assert result.code in (0, 1), result.err
-    return result.code, json.loads(result.out)
+    doc = json.loads(result.out)
+    VALIDATOR.validate(doc)
+    return result.code, doc
 
 
 def verdicts(report: dict[str, Any]) -> dict[str, dict[str, str]]:
