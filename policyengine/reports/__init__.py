@@ -95,10 +95,16 @@ ReporterFactory = Callable[[IO[str], tuple[ir.Rule, ...]], Reporter]
 
 def formats() -> dict[str, ReporterFactory]:
     """Report formats by name (imported lazily: a scan loads only the one it writes)."""
+    from policyengine.reports.csv_report import CsvReporter
+    from policyengine.reports.html_report import HtmlReporter
     from policyengine.reports.json_report import JsonReporter
+    from policyengine.reports.junit import JunitReporter
+    from policyengine.reports.markdown import MarkdownReporter
+    from policyengine.reports.sarif import SarifReporter
     from policyengine.reports.table import TableReporter
 
-    return {"table": TableReporter, "json": JsonReporter}
+    return {"table": TableReporter, "json": JsonReporter, "html": HtmlReporter, "sarif": SarifReporter,
+            "junit": JunitReporter, "csv": CsvReporter, "markdown": MarkdownReporter}
 
 
-FORMAT_NAMES = ("table", "json")
+FORMAT_NAMES = ("table", "json", "html", "sarif", "junit", "csv", "markdown")

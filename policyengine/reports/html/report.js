@@ -102,7 +102,7 @@
       verdict.appendChild(el("span", "badge plain", "in baseline"));
     }
     tr.appendChild(el("td", "", rule.severity));
-    const ruleCell = tr.appendChild(el("td"));
+    const ruleCell = tr.appendChild(el("td", "rule"));
     const anchor = ruleCell.appendChild(el("a", "", rule.id));
     anchor.href = "#rule-" + rule.id;
     ruleCell.appendChild(el("div", "muted", rule.title));
@@ -110,7 +110,7 @@
     resource.appendChild(el("div", "name", f.name));
     resource.appendChild(el("div", "mono muted", f.resource));
     if (f.location) resource.appendChild(el("div", "mono", f.location));
-    tr.appendChild(el("td", "mono", f.subscription));
+    tr.appendChild(el("td", "mono subscription", f.subscription));
     const detail = tr.appendChild(el("td"));
     detail.appendChild(el("div", "", f.message));
     detail.appendChild(details(f, rule));
@@ -128,12 +128,19 @@
     more.textContent = `Show ${Math.min(PAGE, matches.length - rendered)} more`;
   }
 
+  let applied = null;
+
   function apply() {
     const verdict = controls.verdict.value;
     const severity = controls.severity.value;
     const ruleId = controls.rule.value;
     const subscription = controls.subscription.value;
     const terms = controls.search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    // A field fires both input and change (the search box's change comes when it loses focus,
+    // on the click that opens a row's details): redrawing then would swallow that click.
+    const state = JSON.stringify([verdict, severity, ruleId, subscription, terms]);
+    if (state === applied) return;
+    applied = state;
     matches = [];
     findings.forEach((f, i) => {
       const rule = rules[f.rule];

@@ -1,0 +1,293 @@
+"""The server-rendered parts of the HTML report: the summary with its charts, the framework's
+controls, the rules and their remediation, and the scan's status and inputs.
+
+Every function returns markup in which each piece of text has gone through :func:`esc`; the
+findings table is the only part the page's script draws (``html_report``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from policyengine import frameworks, ir
+from policyengine.findings import VERDICT_ORDER, Verdict
+from policyengine.frameworks import Framework
+from policyengine.reports import ReportContext, Summary
+
+#: Short verdict names, as charts and badges show them.
+LABELS = {
+    Verdict.FAIL: "fail", Verdict.ERROR: "error", Verdict.UNKNOWN: "unknown",
+    Verdict.WAIVED: "waived", Verdict.PASS: "pass", Verdict.NOT_APPLICABLE: "n/a",
+}
+#: What a summary card says under its number.
+_CARD_TEXT = {
+    Verdict.FAIL: "fail", Verdict.ERROR: "error (not evaluated)", Verdict.UNKNOWN: "unknown",
+    Verdict.WAIVED: "waived", Verdict.PASS: "pass", Verdict.NOT_APPLICABLE: "not applicable",
+}
+_SOURCES = {
+    "export": "Resource Graph export", "snapshot": "snapshot of live Azure",
+    "live": "live Azure (Resource Graph and ARM)",
+    "pre-deployment": "templates and plans (pre-deployment)",
+}
+
+# Chart geometry, in SVG user units. Labels are drawn in a monospace font so that their width
+# is known without measuring text; longer labels are cut and shown whole in a tooltip.
+_ROW_H = 24
+_BAR_W = 360.0
+_CHAR_W = 7.3
+_LABEL_CHARS = 40
+
+
+def esc(text: object) -> str:
+    """Text as HTML, quotes included, so it is safe in element content and attribute values."""
+    return html.escape(str(text), quote=True)
+
+
+def tally(counts: Mapping[Verdict, int]) -> str:
+    """``3 fail · 4 pass``: the verdicts with findings, in summary order."""
+    parts = [f"{counts[v]} {LABELS[v]}" for v in VERDICT_ORDER if counts.get(v)]
+    return " · ".join(parts) or "no resources"
+
+
+def _cut(label: str) -> str:
+    return label if len(label) <= _LABEL_CHARS else label[:_LABEL_CHARS - 1] + "…"
+
+
+def bar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, Mapping[Verdict, int]]]) -> str:
+    """A horizontal stacked bar per row, scaled to the row's total (the share of each verdict),
+    with the label on the left and the counts as text on the right.
+
+    The ``<svg>`` is an image to assistive technology, named by its ``<title>`` and described by
+    a ``<desc>`` that says every row's counts; each segment has a tooltip of its own.
+    """
+    longest = min(max((len(label) for label, _ in rows), default=8), _LABEL_CHARS)
+    left = round(12 + longest * _CHAR_W)
+    width = left + int(_BAR_W) + round(16 + max((len(tally(c)) for _, c in rows), default=0) * _CHAR_W)
+    height = max(len(rows), 1) * _ROW_H
+    desc = "; ".join(f"{label}: {tally(counts)}" for label, counts in rows) or "no findings"
+    out = [f'<svg id="{chart_id}" class="chart" role="img" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" aria-labelledby="{chart_id}-title {chart_id}-desc">',
+           f'<title id="{chart_id}-title">{esc(title)}</title>',
+           f'<desc id="{chart_id}-desc">{esc(desc)}</desc>']
+    for i, (label, counts) in enumerate(rows):
+        y = i * _ROW_H
+        total = sum(counts.get(v, 0) for v in VERDICT_ORDER)
+        out.append(f'<g class="bar" data-label="{esc(label)}" data-total="{total}">')
+        out.append(f'<text class="label" x="{left - 8}" y="{y + 16}" text-anchor="end">'
+                   f'<title>{esc(label)}</title>{esc(_cut(label))}</text>')
+        if not total:
+            out.append(f'<rect class="empty" x="{left}" y="{y + 4}" width="{_BAR_W:.2f}" '
+                       f'height="{_ROW_H - 8}"/>')
+        done = 0
+        for verdict in VERDICT_ORDER:
+            n = counts.get(verdict, 0)
+            if not n:
+                continue
+            x0, x1 = left + _BAR_W * done / total, left + _BAR_W * (done + n) / total
+            done += n
+            out.append(f'<rect class="seg v-{verdict.value}" data-verdict="{verdict.value}" '
+                       f'data-count="{n}" x="{x0:.2f}" y="{y + 4}" width="{x1 - x0:.2f}" '
+                       f'height="{_ROW_H - 8}"><title>{esc(label)}: {n} {LABELS[verdict]} '
+                       f'of {total}</title></rect>')
+        out.append(f'<text class="tally" x="{left + int(_BAR_W) + 8}" y="{y + 16}">'
+                   f'{esc(tally(counts))}</text></g>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _legend() -> str:
+    items = "".join(f'<li class="v-{v.value}"><span class="swatch"></span>{esc(_CARD_TEXT[v])}</li>'
+                    for v in VERDICT_ORDER)
+    return f'<ul class="legend" aria-hidden="true">{items}</ul>'
+
+
+def summary_section(summary: Summary, context: ReportContext,
+                    subscriptions: Mapping[str, Counter[Verdict]]) -> str:
+    """The headline: whether the scan saw everything, the counts by verdict, and the charts."""
+    out = ['<section id="summary" aria-labelledby="h-summary">',
+           '<h2 id="h-summary">Compliance summary</h2>']
+    if context.complete:
+        out.append('<p class="banner ok" id="scan-state" data-complete="true">The scan is complete: '
+                   'every resource type the rules read was evaluated.</p>')
+    else:
+        out.append('<p class="banner bad" id="scan-state" data-complete="false">The scan is '
+                   'INCOMPLETE: some resources were not evaluated, so this report may miss failures. '
+                   '<a href="#scan">What was not evaluated</a>.</p>')
+    threshold = esc(summary.fail_on.label)
+    headline = (f"{summary.failing} failing finding{'s' if summary.failing != 1 else ''} at or above "
+                f"severity <strong>{threshold}</strong>")
+    if summary.fail_on_unknown:
+        headline += " (unknown verdicts count as failures)"
+    if summary.baselined:
+        headline += f"; {summary.baselined} more already in the baseline, not counted"
+    out.append(f'<p id="headline">{headline}; exit code {summary.exit_code}.</p>')
+    out.append('<ul class="counts" id="verdict-counts">')
+    for verdict in VERDICT_ORDER:
+        out.append(f'<li class="v-{verdict.value}"><span class="count" data-verdict="{verdict.value}">'
+                   f'{summary.total(verdict)}</span>{esc(_CARD_TEXT[verdict])}</li>')
+    out.append(f'<li><span class="count" data-verdict="total">{summary.total()}</span>verdicts in all</li>')
+    out.append("</ul>")
+    out.append(_legend())
+    out.append('<h3>By rule</h3>')
+    out.append(bar_chart("chart-rules", "Verdicts by rule",
+                         [(r.id, summary.counts.get(r.id, Counter())) for r in summary.rules]))
+    out.append('<h3>By subscription</h3>')
+    out.append('<p class="muted">Templates and plans name their subscription by the expression that '
+               'gives it at deployment; their findings are grouped under that text.</p>')
+    out.append(bar_chart("chart-subscriptions", "Verdicts by subscription", sorted(subscriptions.items())))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def controls_section(framework: Framework, summary: Summary) -> str:
+    """Each control of the framework with its status (the worst of its rules') and its rules."""
+    statuses = {c.id: frameworks.status([summary.counts.get(r.id, Counter()) for r in c.rules])
+                for c in framework.controls}
+    overall = Counter(statuses.values())
+    out = ['<section id="controls" aria-labelledby="h-controls">',
+           f'<h2 id="h-controls">Controls: {esc(framework.title)} <span class="muted">'
+           f'({esc(framework.id)})</span></h2>',
+           f'<p>{len(framework.controls)} controls: {esc(tally(overall))}. A control fails if any of its '
+           "rules fails on any resource, and is unknown if any could not be judged.</p>",
+           '<table id="controls-table"><thead><tr><th>Control</th><th>Status</th><th>Rules</th>'
+           "</tr></thead><tbody>"]
+    for control in framework.controls:
+        status = statuses[control.id]
+        rules = "".join(f'<li><a href="#rule-{esc(r.id)}">{esc(r.id)}</a> '
+                        f'<span class="muted">{esc(tally(summary.counts.get(r.id, Counter())))}</span></li>'
+                        for r in control.rules)
+        out.append(f'<tr data-control="{esc(control.id)}" data-status="{status.value}">'
+                   f'<td class="mono">{esc(control.id)}</td>'
+                   f'<td><span class="badge v-{status.value}">{esc(LABELS[status])}</span></td>'
+                   f'<td><ul class="flat">{rules}</ul></td></tr>')
+    out.append("</tbody></table></section>")
+    return "\n".join(out)
+
+
+def _link(url: str) -> str:
+    """A web reference as a link; anything else (a custom rule may say anything) as text."""
+    if url.lower().startswith(("https://", "http://")):
+        return f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(url)}</a>'
+    return esc(url)
+
+
+def rules_section(rules: Sequence[ir.Rule], summary: Summary) -> str:
+    """Each rule: what it checks, how it fared, and how to fix a failure. Rules with failures
+    or errors are open, so a reader sees first what needs doing."""
+    out = ['<section id="rules" aria-labelledby="h-rules">', '<h2 id="h-rules">Rules and remediation</h2>']
+    for rule in rules:
+        meta = rule.metadata
+        counts = summary.counts.get(rule.id, Counter())
+        opened = " open" if counts.get(Verdict.FAIL) or counts.get(Verdict.ERROR) else ""
+        out.append(f'<details class="rule" id="rule-{esc(rule.id)}"{opened}>'
+                   f'<summary>{esc(rule.id)} — {esc(meta.title)} <span class="badge plain">'
+                   f'{esc(meta.severity.label)}</span> <span class="muted">{esc(tally(counts))}</span>'
+                   f'</summary>')
+        out.append(f'<p class="prose">{esc(meta.description)}</p>')
+        out.append(f'<p class="muted">Resource type: <span class="mono">{esc(rule.resource_type)}</span>'
+                   + "".join(f"; {esc(fid)}: {esc(', '.join(cids))}" for fid, cids in meta.controls)
+                   + "</p>")
+        out.append(f'<h4>Remediation</h4><p class="prose">{esc(meta.remediation.text)}</p>')
+        if meta.remediation.portal:
+            out.append(f'<h4>In the Azure portal</h4><p class="prose">{esc(meta.remediation.portal)}</p>')
+        if meta.remediation.cli:
+            out.append(f"<h4>With the Azure CLI</h4><pre><code>{esc(meta.remediation.cli)}</code></pre>")
+        if meta.references:
+            links = "".join(f"<li>{_link(ref)}</li>" for ref in meta.references)
+            out.append(f'<h4>References</h4><ul class="flat">{links}</ul>')
+        out.append("</details>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _definitions(items: Iterable[tuple[str, str]]) -> str:
+    """A ``<dl>`` of already-escaped values."""
+    return "<dl>" + "".join(f"<dt>{esc(term)}</dt><dd>{value}</dd>" for term, value in items) + "</dl>"
+
+
+def _list(items: Iterable[str], empty: str) -> str:
+    texts = sorted(items)
+    if not texts:
+        return f'<p class="muted">{esc(empty)}</p>'
+    return '<ul class="flat">' + "".join(f"<li>{esc(t)}</li>" for t in texts) + "</ul>"
+
+
+def _count_table(table_id: str, heading: str, counts: Mapping[str, int]) -> str:
+    rows = "".join(f'<tr><td class="mono">{esc(k)}</td><td class="num">{n}</td></tr>'
+                   for k, n in sorted(counts.items()))
+    return (f'<table id="{table_id}" class="compact"><thead><tr><th>{esc(heading)}</th>'
+            f'<th class="num">count</th></tr></thead><tbody>{rows}</tbody></table>')
+
+
+def scan_section(summary: Summary, context: ReportContext) -> str:
+    """What was read, what was not, the waivers and the notes: what a reader needs to trust
+    (or not) the numbers above."""
+    scan = context.scan
+    stats = context.stats
+    source = str(scan.get("source", "export"))
+    read = "declared resources" if source == "pre-deployment" else "rows"
+    facts = [
+        ("Source", esc(_SOURCES.get(source, source))),
+        ("Status", "complete" if context.complete else "<strong>incomplete</strong>"),
+        ("Read", f"{stats.rows} {read}; {sum(stats.resources.values())} resources evaluated, "
+                 f"{sum(stats.ignored.values())} of types no rule reads"),
+        ("Fail on", f"severity {esc(summary.fail_on.label)} and above: {summary.failing} failing, "
+                    f"exit code {summary.exit_code}"),
+    ]
+    if stats.orphans:
+        facts.append(("Orphans", f"{stats.orphans} child rows whose parent was not in the input"))
+    if context.baseline is not None:
+        facts.append(("Baseline", f'<span class="mono">{esc(context.baseline)}</span>: '
+                                  f"{summary.baselined} failing findings already there, not counted"))
+    if scan.get("unreadChildren"):
+        facts.append(("Unread children",
+                      f"{esc(scan['unreadChildren'])} related resources could not be read"))
+    out = ['<section id="scan" aria-labelledby="h-scan">', '<h2 id="h-scan">Scan status and inputs</h2>',
+           _definitions(facts)]
+    missed = sorted(scan.get("notEvaluated", []), key=_canonical)
+    if missed:
+        out.append('<h3>Not evaluated</h3><table id="not-evaluated"><thead><tr><th>Resource type</th>'
+                   "<th>Scope</th><th>Reason</th></tr></thead><tbody>")
+        for item in missed:
+            scope = ", ".join(sorted(str(s) for s in item.get("subscriptions") or []))
+            if item.get("managementGroup"):
+                scope = f"management group {item['managementGroup']}" + (f"; {scope}" if scope else "")
+            out.append(f'<tr><td class="mono">{esc(item.get("resourceType") or "-")}</td>'
+                       f'<td class="mono">{esc(scope or "-")}</td>'
+                       f'<td>{esc(item.get("reason", ""))}</td></tr>')
+        out.append("</tbody></table>")
+    if scan.get("truncated"):
+        out.append("<h3>Truncated queries</h3>" + _list((str(t) for t in scan["truncated"]), ""))
+    out.append("<h3>Inputs</h3>" + _list(context.inputs, "none"))
+    out.append("<h3>Resources by type</h3>" + _count_table("resources-by-type", "evaluated", stats.resources))
+    if stats.ignored:
+        out.append(_count_table("ignored-by-type", "not read by any rule", stats.ignored))
+    if context.waivers:
+        out.append(_waivers(context.waivers))
+    out.append("<h3>Notes</h3>" + _list(stats.notes, "none"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _waivers(waivers: Sequence[Mapping[str, Any]]) -> str:
+    out = ['<h3>Waivers</h3><table id="waivers"><thead><tr><th>Rule</th><th>Resource</th><th>Status</th>'
+           '<th class="num">Matched</th><th>Owner</th><th>Expires</th><th>Justification</th>'
+           "<th>Declared at</th></tr></thead><tbody>"]
+    for item in sorted(waivers, key=_canonical):
+        waiver = item.get("waiver", {})
+        out.append("<tr>" + "".join(f"<td{cls}>{esc(value)}</td>" for cls, value in (
+            (' class="nowrap"', waiver.get("rule", "")), (' class="mono"', waiver.get("resource", "")),
+            ("", item.get("status", "")), (' class="num"', item.get("matched", 0)),
+            ("", waiver.get("owner", "")), (' class="nowrap"', waiver.get("expires", "")),
+            ("", waiver.get("justification", "")), (' class="mono"', waiver.get("source", "")))) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _canonical(value: object) -> str:
+    """A sort key for JSON-shaped values: their canonical text."""
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,231 @@
+"""The Markdown report, for a pull-request comment or ``$GITHUB_STEP_SUMMARY``: the overall
+result, a table per rule, the failing findings grouped by rule with the fix, then the
+unknown and waived ones folded away in ``<details>``.
+
+Every value from the scan (resource names, evidence, justifications) goes through
+:func:`~policyengine.reports.common.md_text`, so a ``|`` cannot end a table cell and a ``<``
+cannot open a tag. GitHub refuses a comment over 65,536 characters, so the report stops
+before that, at a whole row, and says how many findings it left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO
+
+from policyengine import ir
+from policyengine.errors import Span
+from policyengine.findings import Finding, Verdict
+from policyengine.frameworks import Framework
+from policyengine.reports import ReportContext, Summary
+from policyengine.reports.common import (
+    ATTENTION,
+    control_status,
+    declared_at,
+    evidence_lines,
+    finding_order,
+    incomplete_lines,
+    is_path,
+    md_code_block,
+    md_text,
+    waiver_warnings,
+)
+from policyengine.reports.table import short_resource
+
+#: GitHub's limit on a comment's body.
+LIMIT = 65_536
+_NOTE_ROOM = 400  # kept free for the note that says what was left out
+
+_STATUS = {
+    Verdict.FAIL: "❌ failing",
+    Verdict.UNKNOWN: "❔ unknown",
+    Verdict.PASS: "✅ passing",
+    Verdict.NOT_APPLICABLE: "not applicable",
+}
+_COUNTED = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.PASS,
+            Verdict.NOT_APPLICABLE)
+
+
+class MarkdownReporter:
+    """Writes a Markdown summary of the scan; ``limit`` caps its length in characters."""
+
+    def __init__(self, out: IO[str], rules: tuple[ir.Rule, ...], *, limit: int = LIMIT) -> None:
+        self.out = out
+        self.rules = rules
+        self.limit = limit
+        self.shown: list[Finding] = []
+
+    def add(self, finding: Finding) -> None:
+        if finding.verdict in ATTENTION:
+            self.shown.append(finding)
+
+    def finish(self, summary: Summary, context: ReportContext) -> None:
+        doc = _Document(self.limit)
+        doc.add(_heading(summary, context))
+        doc.table(["Rule", "Severity", "Title", "Fail", "Error", "Unknown", "Waived", "Pass", "N/A"],
+                  [_rule_row(rule, summary) for rule in self.rules])
+        if context.framework is not None:
+            _controls(doc, context.framework, summary)
+        self.shown.sort(key=finding_order)
+        _failing(doc, [f for f in self.shown if f.verdict in (Verdict.FAIL, Verdict.ERROR)])
+        warnings = waiver_warnings(context.waivers)
+        if warnings:
+            items = "".join(f"- {md_text(line)}\n" for _, line in warnings)
+            doc.add(f"\n### Waivers needing attention\n\n{items}")
+        if not context.quiet:
+            _folded(doc, "Waived", ["Rule", "Resource", "Justification", "Owner", "Expires"],
+                    [_waived_row(f) for f in self.shown if f.verdict is Verdict.WAIVED])
+            _folded(doc, "Unknown: could not be judged", ["Rule", "Resource", "Location", "Why"],
+                    [_unknown_row(f) for f in self.shown if f.verdict is Verdict.UNKNOWN])
+            _folded(doc, "Notes", ["Note"], [[note] for note in context.stats.notes], findings=False)
+        self.out.write(doc.text())
+
+
+class _Document:
+    """Markdown written piece by piece until the next piece would not fit; from then on
+    nothing more is written, and the findings left out are counted."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.room = limit - _NOTE_ROOM
+        self.full = False
+        self.left_out = 0
+
+    def add(self, text: str, *, findings: int = 0, closing: str = "") -> bool:
+        """Append ``text`` if it fits with ``closing`` (what must still be written after it)."""
+        size = _length(text)
+        if not self.full and size + _length(closing) <= self.room:
+            self.parts.append(text)
+            self.room -= size
+            return True
+        self.full = True
+        self.left_out += findings
+        return False
+
+    def close(self, text: str) -> None:
+        """Write what an earlier :meth:`add` kept room for."""
+        self.parts.append(text)
+        self.room -= _length(text)
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]], *, lead: str = "",
+              findings: bool = False, closing: str = "") -> bool:
+        """A table whose cells are already Markdown (each row one finding if ``findings``),
+        after ``lead``; whether it was begun. The lead and the header go with the first row,
+        so a heading is never left without a row under it."""
+        head = "\n| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+        lines = ["| " + " | ".join(row) + " |\n" for row in rows]
+        if not self.add(lead + head + (lines[0] if lines else ""), findings=len(rows) if findings else 0,
+                        closing=closing):
+            return False
+        for i, line in enumerate(lines[1:], start=1):
+            if not self.add(line, closing=closing):
+                self.left_out += len(rows) - i if findings else 0
+                break
+        return True
+
+    def text(self) -> str:
+        body = "".join(self.parts)
+        if self.full:
+            body += (f"\n> **Truncated**: {self.left_out} more finding(s), and what follows them, are not "
+                     f"shown here: a GitHub comment holds at most {LIMIT:,} characters. The JSON, SARIF "
+                     "or CSV report has every finding.\n")
+        return body
+
+
+def _length(text: str) -> int:
+    """Length as GitHub may count it: UTF-16 code units (an emoji counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _heading(summary: Summary, context: ReportContext) -> str:
+    threshold = f"at or above `{summary.fail_on.label}`"
+    state = f"{summary.failing} failing {threshold}" if summary.failing else f"nothing failing {threshold}"
+    if not context.complete:
+        title = f"⚠️ policyengine: incomplete scan; {state}"
+    else:
+        title = f"{'❌' if summary.failing else '✅'} policyengine: {state}"
+    counts = ", ".join(f"{summary.total(v)} {v.value.replace('_', ' ')}" for v in _COUNTED)
+    resources = sum(context.stats.resources.values())
+    lines = [f"## {title}", ""]
+    if context.complete:
+        lines.append(f"Exit status **{summary.exit_code}**. {summary.total()} verdicts on {resources} "
+                     f"resources: {counts}.")
+    else:
+        lines.append(f"{summary.total()} verdicts on {resources} resources: {counts}. The scan did not see "
+                     "everything, so it exits with 3 unless `--allow-incomplete` is given:")
+        lines += ["", *(f"- {md_text(line)}" for line in incomplete_lines(context.scan))]
+    if context.baseline is not None:
+        lines += ["", f"{summary.baselined} failing finding(s) already in the baseline "
+                      f"{md_text(context.baseline)} are reported but not counted."]
+    return "\n".join(lines) + "\n"
+
+
+def _rule_row(rule: ir.Rule, summary: Summary) -> list[str]:
+    counts = [summary.count(rule.id, v) for v in _COUNTED]
+    fail, error, unknown = counts[:3]
+    mark = "❌ " if fail or error else "❔ " if unknown else ""
+    return [f"{mark}{md_text(rule.id)}", rule.metadata.severity.label, md_text(rule.metadata.title),
+            *(str(c) for c in counts)]
+
+
+def _controls(doc: _Document, framework: Framework, summary: Summary) -> None:
+    rows = [[md_text(control.id), _STATUS[control_status(control, summary)],
+             md_text(", ".join(r.id for r in control.rules))] for control in framework.controls]
+    doc.table(["Control", "Status", "Rules"], rows, lead=f"\n### Controls: {md_text(framework.title)}\n")
+
+def _failing(doc: _Document, failing: list[Finding]) -> None:
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in failing:
+        by_rule.setdefault(finding.rule.id, []).append(finding)
+    groups = sorted(by_rule.values(), key=lambda group: (-group[0].rule.metadata.severity, group[0].rule.id))
+    lead = f"\n### Failing ({len(failing)})\n"
+    for group in groups:
+        rule = group[0].rule
+        remediation = rule.metadata.remediation
+        lead += (f"\n#### {md_text(rule.id)}: {md_text(rule.metadata.title)} ({rule.metadata.severity.label})"
+                 f"\n\n**Fix.** {md_text(remediation.text)}\n")
+        if remediation.cli:
+            lead += "\n" + md_code_block(remediation.cli.strip(), "sh") + "\n"
+        doc.table(["Resource", "Location", "Evidence"], [_failing_row(f) for f in group], lead=lead,
+                  findings=True)
+        lead = ""
+
+def _failing_row(finding: Finding) -> list[str]:
+    resource = md_text(short_resource(finding.resource_id))
+    if finding.baseline:
+        resource += " (in the baseline)"
+    evidence = "<br>".join(md_text(line) for line in evidence_lines(finding))
+    return [resource, md_text(_location(finding)), evidence]
+
+
+def _location(finding: Finding) -> str:
+    """A template's ``file:line:col`` and address, an export's ``file:line``; a live resource
+    has no place but its id."""
+    origin = finding.origin
+    if origin.kind is ir.SourceKind.DECLARED:
+        return f"{declared_at(finding)} {origin.address}" if origin.address else declared_at(finding)
+    return Span(origin.file, origin.line).prefix() if is_path(origin.file) else finding.resource_id
+
+
+def _folded(doc: _Document, title: str, header: list[str], rows: list[list[str]], *,
+            findings: bool = True) -> None:
+    """A table inside ``<details>``, closed even if the rows run out of room."""
+    if not rows:
+        return
+    end = "\n</details>\n"
+    lead = f"\n<details><summary>{title} ({len(rows)})</summary>\n"
+    if doc.table(header, rows, lead=lead, findings=findings, closing=end):
+        doc.close(end)
+
+def _waived_row(finding: Finding) -> list[str]:
+    waiver = finding.waiver
+    row = [md_text(finding.rule.id), md_text(short_resource(finding.resource_id))]
+    if waiver is None:
+        return [*row, "", "", ""]
+    return [*row, md_text(waiver.justification), md_text(waiver.owner), waiver.expires.isoformat()]
+
+
+def _unknown_row(finding: Finding) -> list[str]:
+    why = "<br>".join(md_text(line) for line in evidence_lines(finding)) or md_text(finding.message)
+    return [md_text(finding.rule.id), md_text(short_resource(finding.resource_id)),
+            md_text(_location(finding)), why]

@@ -1,0 +1,456 @@
+"""The HTML report: a well-formed, self-contained, deterministic page with hostile text made
+inert (static checks), and what a reader sees in real headless Chromium — the counts, the
+charts, the findings table and its filters — with no console error and no request.
+
+The browser checks need Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``)
+and are skipped without it, unless ``CI_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes its
+absence a failure. Playwright drives it; its own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from policyengine import frameworks, ir
+from policyengine.cli import main
+from policyengine.cli.scan import example_path
+from policyengine.evaluator import RuleIndex, evaluate_records
+from policyengine.findings import Evidence, Finding, Verdict, Waiver
+from policyengine.loading.rules import load_rules
+from policyengine.records.assemble import Stats, assemble
+from policyengine.records.reader import open_input
+from policyengine.reports import ReportContext, Summary, formats, html_report
+from policyengine.reports.html_report import island_json
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Dialog, Page
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "examples" / "templates"
+WAIVERS = ROOT / "examples" / "policy" / "waivers.yaml"
+ATTENTION = ("fail", "error", "unknown", "waived")
+HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+CHROMIUM = Path("/usr/bin/chromium")
+# The flags this machine's closed network needs (no background connections, no QUIC); the
+# profile is Playwright's own fresh temporary one.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# ---- rendering -----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    path: Path
+    doc: dict[str, Any]  # the JSON report of the same scan, written by the same run
+
+    @property
+    def html(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def attention(self, match: Callable[[dict[str, Any]], bool] = lambda f: True) -> int:
+        """How many findings the table shows at first (fail, error, unknown, waived) that match."""
+        return sum(1 for f in self.doc["findings"] if f["verdict"] in ATTENTION and match(f))
+
+
+def scan_to(folder: Path, *argv: str) -> Rendered:
+    """The CLI's HTML and JSON reports of one scan."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page, doc = folder / "report.html", folder / "report.json"
+    code = main(["scan", *argv, "--format", "html", "--output", str(page),
+                 "--format", "json", "--output", str(doc)])
+    assert code in (0, 1)
+    return Rendered(page, json.loads(doc.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return scan_to(tmp_path_factory.mktemp("example"))
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return scan_to(tmp_path_factory.mktemp("templates"), str(TEMPLATES))
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """The example with its waivers and grouped by a framework's controls."""
+    return scan_to(tmp_path_factory.mktemp("governed"), "--waivers", str(WAIVERS), "--framework", "mcsb")
+
+
+@cache
+def example_findings() -> tuple[tuple[ir.Rule, ...], tuple[Finding, ...]]:
+    rules = load_rules([])
+    index = RuleIndex(rules)
+    records = assemble([open_input(example_path(), "examples/estate.json")], index.wanted())
+    return rules, tuple(evaluate_records(index, records))
+
+
+def render(findings: Sequence[Finding], rules: tuple[ir.Rule, ...] | None = None,
+           context: ReportContext | None = None) -> str:
+    """The page, built in-process as ``policyengine scan`` builds it."""
+    rules = rules or example_findings()[0]
+    summary = Summary(rules, ir.Severity.INFO)
+    out = io.StringIO()
+    reporter = formats()["html"](out, rules)
+    for finding in findings:
+        summary.add(finding)
+        reporter.add(finding)
+    reporter.finish(summary, context or ReportContext(("examples/estate.json",), Stats()))
+    return out.getvalue()
+
+
+def hostile_findings() -> tuple[tuple[ir.Rule, ...], list[Finding]]:
+    """Real findings whose every free-text field is markup, a script end or a line separator."""
+    rules, findings = example_findings()
+    failing = next(f for f in findings if f.verdict is Verdict.FAIL)
+    meta = failing.rule.metadata
+    rule = dataclasses.replace(failing.rule, metadata=dataclasses.replace(
+        meta, title=HOSTILE, description=HOSTILE, references=("javascript:alert(3)",),
+        remediation=ir.Remediation(HOSTILE, portal=HOSTILE, cli="</script><!--\u2028\u2029")))
+    evidence = Evidence("properties.x", HOSTILE, "</script><!--<script>\u2028", True, Verdict.FAIL,
+                        note=HOSTILE, site=HOSTILE)
+    bad = dataclasses.replace(failing, rule=rule, resource_id=f"/subscriptions/{HOSTILE}/x/{HOSTILE}",
+                              subscription_id=HOSTILE, evidence=(evidence,),
+                              origin=dataclasses.replace(failing.origin, file=HOSTILE, address=HOSTILE))
+    waived = dataclasses.replace(bad, resource_id=HOSTILE, verdict=Verdict.WAIVED, waiver=Waiver(
+        HOSTILE, HOSTILE, HOSTILE, HOSTILE, datetime.date(2099, 1, 1), HOSTILE))
+    return tuple(rule if r.id == rule.id else r for r in rules), [bad, waived]
+
+
+# ---- static checks -------------------------------------------------------------------------
+
+VOID = {"meta", "input", "col", "br", "hr", "img", "link", "source", "wbr", "area", "base", "embed"}
+LOADING_TAGS = {"img", "link", "iframe", "frame", "object", "embed", "audio", "video", "source", "base"}
+LOADING_ATTRS = {"src", "srcset", "poster", "data", "action", "formaction", "background", "xlink:href"}
+
+
+class PageParser(HTMLParser):
+    """Every tag and attribute, and the text of each script and style; end tags must close the
+    element last opened (our markup closes everything explicitly)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.problems: list[str] = []
+        self.tags: Counter[str] = Counter()
+        self.attrs: list[tuple[str, str, str]] = []
+        self.raw: list[tuple[str, dict[str, str], str]] = []  # script and style elements
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_startendtag(tag, attrs)
+        if tag not in VOID:
+            self.open.append(tag)
+        if tag in ("script", "style"):
+            self.raw.append((tag, {k: v or "" for k, v in attrs}, ""))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] += 1
+        self.attrs += [(tag, name, value or "") for name, value in attrs]
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.open[-1] if self.open else '-'}> at {self.getpos()}")
+        else:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.open and self.open[-1] in ("script", "style"):
+            tag, attrs, text = self.raw[-1]
+            self.raw[-1] = (tag, attrs, text + data)
+
+
+def parse(page: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(page)
+    parser.close()
+    assert parser.problems == []
+    assert parser.open == []
+    return parser
+
+
+def island(parser: PageParser, island_id: str) -> Any:
+    [text] = [t for tag, a, t in parser.raw if tag == "script" and a.get("id") == island_id]
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("name", ["example", "templates", "governed"])
+def test_the_page_is_well_formed_and_loads_nothing(name: str, request: pytest.FixtureRequest) -> None:
+    rendered: Rendered = request.getfixturevalue(name)
+    parser = parse(rendered.html)
+    assert not LOADING_TAGS & set(parser.tags)
+    for tag, attr, value in parser.attrs:
+        assert attr not in LOADING_ATTRS, (tag, attr, value)
+        if re.search(r"https?://", value):
+            assert (tag, attr) == ("a", "href"), (tag, attr, value)
+    [(_, _, style)] = [r for r in parser.raw if r[0] == "style"]
+    [script] = [t for tag, a, t in parser.raw if tag == "script" and "type" not in a]
+    assert "url(" not in style and "@import" not in style
+    for call in ("fetch(", "XMLHttpRequest", "WebSocket", "EventSource", "sendBeacon", "import(",
+                 ".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write"):
+        assert call not in script
+    [policy] = [v for tag, attr, v in parser.attrs if tag == "meta" and attr == "content" and "default-src" in v]
+    for text in (style, script):
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "default-src 'none'" in policy and "unsafe" not in policy
+    verdicts = rendered.doc["summary"]["verdicts"]
+    assert len(island(parser, "findings")) == rendered.attention() + verdicts["pass"] + verdicts["not_applicable"]
+
+
+def test_the_same_findings_give_the_same_bytes(example: Rendered, tmp_path: Path) -> None:
+    assert scan_to(tmp_path).path.read_bytes() == example.path.read_bytes()
+    findings = example_findings()[1]
+    assert render(findings[::-1]) == render(findings)
+    assert not re.search(r"generated (at|on)", render(findings), re.IGNORECASE)
+
+
+def test_hostile_text_is_escaped_in_markup_and_in_the_data_island() -> None:
+    rules, findings = hostile_findings()
+    page = render(findings, rules)
+    parser = parse(page)
+    assert parser.tags["script"] == 3 and parser.tags["img"] == 0
+    assert "<script>alert" not in page and "<img" not in page and "<!--" not in page
+    for _, attrs, text in parser.raw:
+        if attrs.get("type") == "application/json":
+            assert not set("<\u2028\u2029") & set(text)
+    assert 'href="javascript:' not in page
+    rows = island(parser, "findings")
+    assert {r["resource"] for r in rows} == {HOSTILE, f"/subscriptions/{HOSTILE}/x/{HOSTILE}"}
+    assert [r["waiver"]["justification"] for r in rows if r["verdict"] == "waived"] == [HOSTILE]
+    assert any("</script><!--<script>\u2028" in e["text"] for r in rows for e in r["evidence"])
+
+
+def test_island_json_reads_back_the_same_value() -> None:
+    value = {"a": "</script><!--\u2028\u2029&<>", "b": [HOSTILE]}
+    text = island_json(value)
+    assert not set("<>&\u2028\u2029") & set(text)
+    assert json.loads(text) == value
+
+
+def test_passing_findings_past_the_limit_are_counted_not_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    findings = example_findings()[1]
+    counts = Counter(f.verdict for f in findings)
+    limit = counts[Verdict.NOT_APPLICABLE]
+    assert counts[Verdict.PASS] > limit > 0
+    monkeypatch.setattr(html_report, "QUIET_LIMIT", limit)
+    page = render(findings)
+    listed = Counter(r["verdict"] for r in island(parse(page), "findings"))
+    assert listed["pass"] == 0 and listed["not_applicable"] == limit and listed["fail"] == counts[Verdict.FAIL]
+    assert f"Not listed here: {counts[Verdict.PASS]} pass findings" in page
+    assert f'<option value="pass" disabled>pass ({counts[Verdict.PASS]}: too many to list)' in page
+    assert f'<span class="count" data-verdict="pass">{counts[Verdict.PASS]}</span>' in page
+
+
+def test_an_incomplete_scan_says_what_was_not_evaluated() -> None:
+    scan = {"source": "snapshot", "complete": False, "truncated": ["flexible servers query"],
+            "notEvaluated": [{"resourceType": "microsoft.dbforpostgresql/servers",
+                              "subscriptions": ["s-2", "s-1"], "managementGroup": None,
+                              "reason": "403 <Forbidden>"}]}
+    page = render(example_findings()[1], context=ReportContext(("snap.ndjson",), Stats(), scan))
+    parse(page)
+    assert 'data-complete="false"' in page and "INCOMPLETE" in page
+    assert "<td class=\"mono\">s-1, s-2</td><td>403 &lt;Forbidden&gt;</td>" in page
+    assert "flexible servers query" in page
+
+
+def test_baseline_findings_are_marked_and_not_counted() -> None:
+    findings = [dataclasses.replace(f, baseline=True) if f.verdict is Verdict.FAIL else f
+                for f in example_findings()[1]]
+    failing = sum(f.verdict is Verdict.FAIL for f in findings)
+    page = render(findings, context=ReportContext(("examples/estate.json",), Stats(), baseline="last.json"))
+    rows = island(parse(page), "findings")
+    assert sum(r.get("baseline", False) for r in rows) == failing
+    assert f"{failing} more already in the baseline, not counted" in page
+    assert '<span class="mono">last.json</span>' in page
+
+
+# ---- in the browser ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the module: a new page per test is cheap, a launch is not."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is absent (apt-get install chromium): the browser checks cannot run"
+        if os.environ.get("CI_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason}, and CI_REQUIRE_BROWSER=1 requires them")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@dataclasses.dataclass
+class Shown:
+    """A page in the browser, and everything it did that it should not."""
+
+    page: Page
+    errors: list[str]
+    requests: list[str]
+    dialogs: list[str]
+
+    def rows(self) -> int:
+        return self.page.locator("#findings-body > tr").count()
+
+    def clean(self, url: str) -> None:
+        assert self.errors == [] and self.dialogs == []
+        assert self.requests == [url]
+
+
+@pytest.fixture
+def show(browser: Browser, tmp_path: Path) -> Iterator[Callable[[Path | str], Shown]]:
+    pages: list[Page] = []
+
+    def open_(source: Path | str) -> Shown:
+        path = source if isinstance(source, Path) else tmp_path / "page.html"
+        if isinstance(source, str):
+            path.write_text(source, encoding="utf-8")
+        page = browser.new_page()
+        pages.append(page)
+        shown = Shown(page, [], [], [])
+        page.on("console", lambda m: shown.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: shown.errors.append(str(e)))
+        page.on("request", lambda r: shown.requests.append(r.url))
+
+        def dialog(opened: Dialog) -> None:  # alert(): the injected script ran
+            shown.dialogs.append(opened.message)
+            opened.dismiss()
+
+        page.on("dialog", dialog)
+        page.goto(path.as_uri())
+        return shown
+
+    yield open_
+    for page in pages:
+        page.close()
+
+
+def test_the_summary_and_charts_show_the_counts(example: Rendered, show: Callable[[Path | str], Shown]) -> None:
+    shown = show(example.path)
+    page, summary = shown.page, example.doc["summary"]
+    for verdict, n in summary["verdicts"].items():
+        assert page.inner_text(f'#verdict-counts [data-verdict="{verdict}"]') == str(n)
+    assert page.inner_text('#verdict-counts [data-verdict="total"]') == str(summary["total"])
+    assert page.locator("#chart-rules").get_attribute("role") == "img"
+    assert page.locator("#chart-rules > title").text_content() == "Verdicts by rule"
+    labels = {"not_applicable": "n/a"}
+    for rule in summary["rules"]:
+        bar = page.locator(f'#chart-rules g.bar[data-label="{rule["id"]}"]')
+        tally = bar.locator("text.tally").text_content() or ""
+        for verdict in summary["verdicts"]:
+            segment = bar.locator(f'rect.seg[data-verdict="{verdict}"]')
+            if rule[verdict]:
+                assert segment.get_attribute("data-count") == str(rule[verdict])
+                assert (segment.bounding_box() or {"width": 0})["width"] > 0
+                assert f"{rule[verdict]} {labels.get(verdict, verdict)}" in tally
+            else:
+                assert segment.count() == 0
+    subscriptions = {f["resource"]["subscriptionId"] for f in example.doc["findings"]}
+    assert page.locator("#chart-subscriptions g.bar").count() == len(subscriptions)
+    shown.clean(example.path.as_uri())
+
+
+def test_the_findings_table_and_its_filters(example: Rendered, show: Callable[[Path | str], Shown]) -> None:
+    shown = show(example.path)
+    page, verdicts = shown.page, example.doc["summary"]["verdicts"]
+    assert shown.rows() == verdicts["fail"] + verdicts["unknown"] + verdicts["error"] == example.attention()
+    page.select_option("#f-verdict", "fail")
+    assert shown.rows() == verdicts["fail"]
+    page.select_option("#f-verdict", "pass")
+    assert shown.rows() == verdicts["pass"]
+    page.select_option("#f-verdict", "attention")
+    page.select_option("#f-severity", "high")
+    assert shown.rows() == example.attention(lambda f: f["rule"]["severity"] == "high")
+    page.select_option("#f-severity", "")
+    page.fill("#f-search", "PGSQL-legacy-hr")
+    expected = example.attention(lambda f: "pgsql-legacy-hr" in f["resource"]["id"])
+    assert 0 < shown.rows() == expected
+    assert page.inner_text("#findings-shown").startswith(f"Showing {expected} of {expected}")
+    page.select_option("#f-rule", "PG-SINGLE-002")
+    assert shown.rows() == 1
+    page.click("#findings-body details summary")
+    detail = page.inner_text("#findings-body details")
+    assert "With the Azure CLI" in detail and "az postgres server update" in detail
+    page.click("button[type=reset]")
+    page.wait_for_function(f"document.querySelectorAll('#findings-body > tr').length === {example.attention()}")
+    shown.clean(example.path.as_uri())
+
+
+def test_templates_show_where_each_resource_is_declared(templates: Rendered,
+                                                        show: Callable[[Path | str], Shown]) -> None:
+    shown = show(templates.path)
+    assert shown.rows() == templates.attention()
+    table = shown.page.inner_text("#findings-body")
+    for finding in templates.doc["findings"]:
+        source = finding["resource"]["source"]
+        if finding["verdict"] == "fail" and "line" in source:
+            assert f'{source["file"]}:{source["line"]}:{source["column"]} · {source["address"]}' in table
+        elif finding["verdict"] == "fail":
+            assert f'{source["file"]} · {source["address"]}' in table
+    declared = "[subscription().subscriptionId]"
+    shown.page.select_option("#f-subscription", declared)
+    assert 0 < shown.rows() == templates.attention(lambda f: f["resource"]["subscriptionId"] == declared)
+    shown.clean(templates.path.as_uri())
+
+
+def test_waivers_and_controls(governed: Rendered, show: Callable[[Path | str], Shown]) -> None:
+    shown = show(governed.path)
+    page = shown.page
+    page.select_option("#f-verdict", "waived")
+    assert shown.rows() == governed.doc["summary"]["verdicts"]["waived"] == 1
+    page.click("#findings-body details summary")
+    detail = page.inner_text("#findings-body details")
+    for text in ("Sandbox servers hold synthetic data only", "platform-team@contoso.com", "2099-12-31",
+                 "waivers.yaml:8:5"):
+        assert text in detail
+    counts = {r["id"]: {Verdict(v): r[v] for v in governed.doc["summary"]["verdicts"]}
+              for r in governed.doc["summary"]["rules"]}
+    framework = frameworks.framework(load_rules([]), "mcsb")
+    for control in framework.controls:
+        expected = frameworks.status([counts[r.id] for r in control.rules])
+        assert page.get_attribute(f'#controls-table tr[data-control="{control.id}"]', "data-status") == expected.value
+    shown.clean(governed.path.as_uri())
+
+
+def test_hostile_text_is_shown_as_text_and_runs_nothing(show: Callable[[Path | str], Shown]) -> None:
+    rules, findings = hostile_findings()
+    shown = show(render(findings, rules))
+    page = shown.page
+    assert page.evaluate("document.scripts.length") == 3
+    assert page.evaluate("document.images.length") == 0
+    assert shown.rows() == 2
+    page.click("#findings-body details summary")
+    table = page.inner_text("#findings-body")
+    assert HOSTILE in table and "</script><!--<script>" in table
+    assert page.locator("#findings-body a[href^='javascript']").count() == 0
+    assert shown.errors == [] and shown.dialogs == []
+
+
+def test_rows_come_a_page_at_a_time(show: Callable[[Path | str], Shown]) -> None:
+    failing = next(f for f in example_findings()[1] if f.verdict is Verdict.FAIL)
+    many = [dataclasses.replace(failing, resource_id=f"{failing.resource_id}-{i:04}") for i in range(620)]
+    shown = show(render(many))
+    assert shown.rows() == 500
+    shown.page.click("#findings-more")
+    assert shown.rows() == 620
+    assert shown.page.locator("#findings-more").is_hidden()
+    assert shown.errors == []
