@@ -15,6 +15,8 @@ from policyengine import __version__
 from policyengine.errors import PolicyEngineError, RuleLoadErrors
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+# The same names as policyengine.reports.FORMAT_NAMES (a test holds them equal); spelled out
+# here so that --help imports no report module.
 FORMATS = ("table", "json", "sarif", "junit", "csv", "markdown", "html")
 CONFIG_NAME = "policyengine.yaml"
 

@@ -21,7 +21,7 @@ from policyengine.loading.rules import load_rules
 from policyengine.records.assemble import Stats, assemble
 from policyengine.records.model import Record
 from policyengine.records.reader import Input, open_input
-from policyengine.reports import ReportContext, Summary, formats
+from policyengine.reports import ReportContext, Summary, reporter_factory
 from policyengine.sources.declared import Kind, Target, TemplateOptions, declared_records, discover
 from policyengine.waivers import WaiverBook, load_waivers
 
@@ -91,7 +91,7 @@ def run_scan(args: argparse.Namespace) -> int:
         list(config.outputs) or [Output("table")]
     outputs = Outputs(wanted_outputs)
     try:
-        reporters = [formats()[o.format](o.handle, rules) for o in outputs.open]
+        reporters = [reporter_factory(o.format)(o.handle, rules) for o in outputs.open]
         with _live_errors(live):
             for raw in evaluate_records(index, records):
                 finding = waivers.apply(mark(raw, baseline))

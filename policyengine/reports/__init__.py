@@ -6,6 +6,7 @@ A reporter receives findings one at a time (``add``) and the summary at the end
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,18 +94,28 @@ class Reporter(Protocol):
 ReporterFactory = Callable[[IO[str], tuple[ir.Rule, ...]], Reporter]
 
 
+#: Report formats by name: the module and class that write each.
+_FORMATS = {
+    "table": ("table", "TableReporter"),
+    "json": ("json_report", "JsonReporter"),
+    "sarif": ("sarif", "SarifReporter"),
+    "junit": ("junit", "JunitReporter"),
+    "csv": ("csv_report", "CsvReporter"),
+    "markdown": ("markdown", "MarkdownReporter"),
+    "html": ("html_report", "HtmlReporter"),
+}
+
+
+def reporter_factory(name: str) -> ReporterFactory:
+    """The reporter of one format, imported on demand: a scan loads only what it writes."""
+    module, cls = _FORMATS[name]
+    factory: ReporterFactory = getattr(importlib.import_module(f"policyengine.reports.{module}"), cls)
+    return factory
+
+
 def formats() -> dict[str, ReporterFactory]:
-    """Report formats by name (imported lazily: a scan loads only the one it writes)."""
-    from policyengine.reports.csv_report import CsvReporter
-    from policyengine.reports.html_report import HtmlReporter
-    from policyengine.reports.json_report import JsonReporter
-    from policyengine.reports.junit import JunitReporter
-    from policyengine.reports.markdown import MarkdownReporter
-    from policyengine.reports.sarif import SarifReporter
-    from policyengine.reports.table import TableReporter
-
-    return {"table": TableReporter, "json": JsonReporter, "html": HtmlReporter, "sarif": SarifReporter,
-            "junit": JunitReporter, "csv": CsvReporter, "markdown": MarkdownReporter}
+    """Every report format by name (imports them all)."""
+    return {name: reporter_factory(name) for name in _FORMATS}
 
 
-FORMAT_NAMES = ("table", "json", "html", "sarif", "junit", "csv", "markdown")
+FORMAT_NAMES = tuple(_FORMATS)

@@ -94,3 +94,10 @@ def test_quiet_table_shows_failures_only(cli: Callable[..., Result]) -> None:
     result = cli("scan", "--quiet")
     assert "Failing (15):" in result.out
     assert "Unknown (" not in result.out and "pass    fail" not in result.out
+
+
+def test_the_cli_offers_every_report_format() -> None:
+    from policyengine.cli import FORMATS
+    from policyengine.reports import FORMAT_NAMES, formats
+
+    assert set(FORMATS) == set(FORMAT_NAMES) == set(formats())
