@@ -61,18 +61,10 @@ def run_scan(args: argparse.Namespace) -> int:
         inputs = [live.input]
         declared: list[Target] = []
     else:
-        paths = args.paths or list(config.paths) or [example_path()]
-        shown = {example_path(): f"examples/{EXAMPLE}"}
-        found = discover(paths, pre_deployment=args.pre_deployment)
-        _verbose(args, found.notes)
-        declared = [t for t in found.targets if t.kind is not Kind.EXPORT]
-        inputs = [open_input(str(t.path), shown.get(str(t.path), t.shown))
-                  for t in found.targets if t.kind is Kind.EXPORT]
+        inputs, declared = open_files(args, args.paths or list(config.paths))
         if not inputs and not declared:
-            if args.pre_deployment:
-                print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
-                return 0
-            raise UsageError(f"no templates, Bicep files or plans found in {', '.join(paths)}")
+            print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
+            return 0
     framework_id = args.framework or config.framework
     chosen = frameworks.framework(rules, framework_id) if framework_id else None
     waivers = WaiverBook(load_waivers([Path(w) for w in (args.waivers or config.waivers)]))
@@ -83,10 +75,7 @@ def run_scan(args: argparse.Namespace) -> int:
     summary = Summary(rules, ir.Severity.parse(fail_on),
                       fail_on_unknown=args.fail_on_unknown or config.fail_on_unknown)
     stats = Stats()
-    records = assemble(inputs, index.wanted(), stats) if inputs else iter(())
-    if declared:
-        records = chain(records, _counted(declared_records(declared, template_options(args), stats.notes),
-                                          index, stats))
+    records = read_records(args, index, inputs, declared, stats)
     wanted_outputs = pair(args.format, args.output) if (args.format or args.output) else \
         list(config.outputs) or [Output("table")]
     outputs = Outputs(wanted_outputs)
@@ -119,6 +108,32 @@ def run_scan(args: argparse.Namespace) -> int:
               "(--allow-incomplete to exit by the findings)", file=sys.stderr)
         return 3
     return summary.exit_code
+
+
+def open_files(args: argparse.Namespace, paths: list[str]) -> tuple[list[Input], list[Target]]:
+    """The inputs ``paths`` name: exports opened as streams, and the templates, Bicep files and
+    plans to expand (with no path, the bundled example estate). With ``--pre-deployment``
+    finding nothing is fine (both lists empty); otherwise it is a usage error."""
+    paths = paths or [example_path()]
+    shown = {example_path(): f"examples/{EXAMPLE}"}
+    found = discover(paths, pre_deployment=getattr(args, "pre_deployment", False))
+    _verbose(args, found.notes)
+    declared = [t for t in found.targets if t.kind is not Kind.EXPORT]
+    inputs = [open_input(str(t.path), shown.get(str(t.path), t.shown))
+              for t in found.targets if t.kind is Kind.EXPORT]
+    if not inputs and not declared and not getattr(args, "pre_deployment", False):
+        raise UsageError(f"no templates, Bicep files or plans found in {', '.join(paths)}")
+    return inputs, declared
+
+
+def read_records(args: argparse.Namespace, index: RuleIndex, inputs: list[Input], declared: list[Target],
+                 stats: Stats) -> Iterator[Record]:
+    """Every record of the inputs: exports assembled, then templates and plans expanded."""
+    records: Iterator[Record] = assemble(inputs, index.wanted(), stats) if inputs else iter(())
+    if declared:
+        records = chain(records, _counted(declared_records(declared, template_options(args), stats.notes),
+                                          index, stats))
+    return records
 
 
 def _config(args: argparse.Namespace) -> Config:
