@@ -129,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="print the summary queries: verdict counts per rule and subscription, "
                           "computed by Resource Graph itself")
 
+    explain = sub.add_parser("explain", help="show why a rule gave a resource its verdict",
+                             description="Evaluate one rule on one resource and print the rule's "
+                             "condition tree: each branch with its verdict, each comparison with the "
+                             "value it read, and how related resources were found. The resource comes "
+                             "from the same inputs as scan (default: the bundled example).")
+    explain.add_argument("rule_id", metavar="RULE")
+    explain.add_argument("resource", metavar="RESOURCE",
+                         help="a resource id, a name, resourceGroup/name, or a template address")
+    explain.add_argument("paths", nargs="*", metavar="PATH", help="exports, templates, plans or directories")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    _add_rule_options(explain)
+    _add_template_options(explain)
+
     frameworks = sub.add_parser("frameworks", help="list the compliance frameworks the rules map to",
                                 description="List the frameworks (and their controls) that the rules' "
                                 "control mappings name; use one with scan --framework ID.")
@@ -174,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.compile import run_compile
 
             return run_compile(args)
+        if args.command == "explain":
+            from policyengine.cli.explain import run_explain
+
+            return run_explain(args)
         if args.command == "frameworks":
             from policyengine.cli.rules import run_frameworks
 

@@ -1,0 +1,51 @@
+"""``policyengine explain RULE RESOURCE [PATH ...]``: why a rule gave a resource its verdict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from policyengine.cli.scan import open_files, read_records, selected_rules
+from policyengine.errors import UsageError
+from policyengine.evaluator import RuleIndex
+from policyengine.evaluator.explain import explain, render
+from policyengine.records.assemble import Stats
+from policyengine.records.model import Record
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    rules = [r for r in selected_rules(args) if r.id.lower() == args.rule_id.lower()]
+    if not rules:
+        raise UsageError(f"unknown rule id: {args.rule_id} (see `policyengine rules list`)")
+    rule = rules[0]
+    inputs, declared = open_files(args, args.paths)
+    records = read_records(args, RuleIndex([rule]), inputs, declared, Stats())
+    target = rule.resource_type.lower()
+    candidates = [r for r in records if r.type.lower() == target and _names(r, args.resource)]
+    if not candidates:
+        raise UsageError(f"no {rule.resource_type} matching {args.resource!r} in the input (give its id, "
+                         "its name, resourceGroup/name, or a template address)")
+    exact = [r for r in candidates if r.id.lower() == args.resource.lower()]
+    if len(exact) != 1 and len(candidates) > 1:
+        shown = "\n  ".join(r.id for r in candidates[:10])
+        raise UsageError(f"{args.resource!r} matches {len(candidates)} resources; give one id:\n  {shown}")
+    explanation = explain(rule, (exact or candidates)[0])
+    if args.format == "json":
+        json.dump(explanation.to_json(), sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(explanation))
+    return 0
+
+
+def _names(record: Record, wanted: str) -> bool:
+    """Whether ``wanted`` names the record: its id, its name, ``group/name``, or its address."""
+    lowered = wanted.lower().strip("/")
+    rid = record.id.lower().strip("/")
+    if lowered == rid or ("/" not in lowered and rid.endswith("/" + lowered)):
+        return True
+    parts = rid.split("/")
+    if len(parts) >= 4 and parts[2] == "resourcegroups" and lowered == f"{parts[3]}/{parts[-1]}":
+        return True
+    return record.origin.address is not None and record.origin.address.lower() == lowered
