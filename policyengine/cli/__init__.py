@@ -142,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rule_options(explain)
     _add_template_options(explain)
 
+    new = sub.add_parser("new", help="scaffold a new rule file",
+                         description="Write a rule file to start from: the schema line, metadata, a "
+                         "condition on a real property of the type, and a passing and a failing test.")
+    new_sub = new.add_subparsers(dest="new_command", metavar="WHAT", required=True)
+    new_rule = new_sub.add_parser("rule", help="a rule file")
+    new_rule.add_argument("id", metavar="ID", help="the rule id, e.g. ACME-PG-001")
+    new_rule.add_argument("--resource", default="Microsoft.DBforPostgreSQL/flexibleServers",
+                          help="the resource type the rule judges (default: flexible servers)")
+    new_rule.add_argument("--title", default="Describe what a compliant resource looks like")
+    new_rule.add_argument("--severity", choices=SEVERITIES, default="medium")
+    new_rule.add_argument("--output", "-o", metavar="FILE", help="where to write it (default: ID.yaml)")
+    new_rule.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     frameworks = sub.add_parser("frameworks", help="list the compliance frameworks the rules map to",
                                 description="List the frameworks (and their controls) that the rules' "
                                 "control mappings name; use one with scan --framework ID.")
@@ -191,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.explain import run_explain
 
             return run_explain(args)
+        if args.command == "new":
+            from policyengine.cli.new import run_new
+
+            return run_new(args)
         if args.command == "frameworks":
             from policyengine.cli.rules import run_frameworks
 
