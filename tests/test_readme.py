@@ -59,3 +59,11 @@ def test_readme_shows_the_real_pre_deployment_scan(cli: Callable[..., Result],
     missing = [line for line in shown.splitlines()
                if line and line != "…" and not set(line) <= {"-", " "} and line not in real.splitlines()]
     assert not missing, "README's pre-deployment output is stale:\n" + "\n".join(missing)
+
+
+def test_readme_shows_the_real_explain(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(README.parent)
+    marker = "$ policyengine explain PG-FLEX-002 \"[parameters('server')]\" tests/fixtures/templates/unknowns.json\n"
+    shown = README.read_text("utf-8").split(marker, 1)[1].split("```", 1)[0]
+    result = cli("explain", "PG-FLEX-002", "[parameters('server')]", "tests/fixtures/templates/unknowns.json")
+    assert result.code == 0 and result.out == shown
