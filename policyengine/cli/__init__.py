@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     new_rule.add_argument("--output", "-o", metavar="FILE", help="where to write it (default: ID.yaml)")
     new_rule.add_argument("--force", action="store_true", help="overwrite an existing file")
 
+    from policyengine.cli.export import add_export_command
+
+    add_export_command(sub, _add_rule_options)
+
     frameworks = sub.add_parser("frameworks", help="list the compliance frameworks the rules map to",
                                 description="List the frameworks (and their controls) that the rules' "
                                 "control mappings name; use one with scan --framework ID.")
@@ -208,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.new import run_new
 
             return run_new(args)
+        if args.command == "export":
+            from policyengine.cli.export import run_export
+
+            return run_export(args)
         if args.command == "frameworks":
             from policyengine.cli.rules import run_frameworks
 
