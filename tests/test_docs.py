@@ -38,3 +38,19 @@ def test_the_walkthrough_works(cli: Callable[..., Result], tmp_path: Path) -> No
     resource = report["findings"][0]["resource"]["id"]
     explained = cli("explain", "ACME-PG-001", resource, "--rules", str(rules))
     assert explained.code == 0 and "anyOf (one item must hold)" in explained.out
+
+
+def test_the_walkthrough_rule_exports_to_azure_policy(cli: Callable[..., Result], tmp_path: Path) -> None:
+    rules = tmp_path / "my-rules"
+    target = rules / "public-access.yaml"
+    assert cli("new", "rule", "ACME-PG-001", "-o", str(target)).code == 0
+    target.write_text(target.read_text().split("spec:\n", 1)[0] + walkthrough_spec())
+    out = tmp_path / "defs"
+    result = cli("export", "azure-policy", "--rules", str(rules), "--rule", "ACME-PG-001", "--effect", "deny",
+                 "-o", str(out))
+    assert result.code == 0, result.err
+    definition = json.loads((out / "ACME-PG-001.json").read_text())
+    text = json.dumps(definition["properties"]["policyRule"])
+    assert "Microsoft.DBforPostgreSQL/flexibleServers/network.publicNetworkAccess" in text
+    assert "tags['approved-public']" in text
+    assert definition["properties"]["parameters"]["effect"]["defaultValue"] == "Deny"
