@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories")
     test.add_argument("--rules", metavar="DIR", action="append", default=[],
                       help="a rule directory to test; repeatable")
+
+    from policyengine.cli.lint import add_lint_command
+
+    add_lint_command(sub)
     return parser
 
 
@@ -224,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from policyengine.cli.rules import run_rules
 
             return run_rules(args)
+        if args.command == "lint":
+            from policyengine.cli.lint import run_lint
+
+            return run_lint(args)
         from policyengine.cli.rules import run_test
 
         return run_test(args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -173,14 +174,24 @@ class _RuleBuilder:
         )
 
 
-def load_file(path: Path, display: str | None = None) -> tuple[list[ir.Rule], list[RuleLoadError]]:
-    """Rules of one file and the errors found in it (every one, not just the first)."""
+@dataclass(frozen=True)
+class LoadedRule:
+    """A rule with the document it was built from: the position of every node, which the
+    linter needs to point at a path or a value inside a condition."""
+
+    rule: ir.Rule
+    doc: Document = field(compare=False)
+
+
+def load_file_documents(path: Path, display: str | None = None
+                        ) -> tuple[list[LoadedRule], list[RuleLoadError]]:
+    """Rules of one file with their documents, and the errors found in it (every one)."""
     name = display or str(path)
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [RuleLoadError(f"cannot read rule file: {exc}", Span(name))]
-    rules: list[ir.Rule] = []
+    rules: list[LoadedRule] = []
     errors: list[RuleLoadError] = []
     try:
         for doc in load_documents(text, name):
@@ -197,10 +208,16 @@ def load_file(path: Path, display: str | None = None) -> tuple[list[ir.Rule], li
             rule = builder.build()
             errors.extend(builder.errors)
             if rule is not None:
-                rules.append(rule)
+                rules.append(LoadedRule(rule, doc))
     except RuleLoadError as exc:
         errors.append(exc)
     return rules, errors
+
+
+def load_file(path: Path, display: str | None = None) -> tuple[list[ir.Rule], list[RuleLoadError]]:
+    """Rules of one file and the errors found in it (every one, not just the first)."""
+    loaded, errors = load_file_documents(path, display)
+    return [x.rule for x in loaded], errors
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -213,11 +230,9 @@ def rule_files(path: Path) -> list[Path]:
     return [path]
 
 
-def load_rules(paths: Iterable[Path], *, include_bundled: bool = True) -> tuple[ir.Rule, ...]:
-    """Load the bundled rules (unless told not to) and every rule file under ``paths``.
-
-    Raises :class:`RuleLoadErrors` with every problem found, each as ``file:line:col: ...``.
-    """
+def rule_sources(paths: Iterable[Path], *, include_bundled: bool = True) -> list[tuple[Path, str]]:
+    """Every rule file to load, with the name to show for it: the bundled rules (as
+    ``rules/...``) unless told not to, then every rule file under ``paths``."""
     sources: list[tuple[Path, str]] = []
     if include_bundled:
         bundled = bundled_rules_dir()
@@ -226,23 +241,42 @@ def load_rules(paths: Iterable[Path], *, include_bundled: bool = True) -> tuple[
         if not path.exists():
             raise RuleLoadErrors([RuleLoadError("no such rule file or directory", Span(str(path)))])
         sources += [(p, str(p)) for p in rule_files(path)]
-    rules: list[ir.Rule] = []
+    return sources
+
+
+def drop_duplicate_ids(rules: Iterable[ir.Rule]) -> tuple[list[ir.Rule], list[RuleLoadError]]:
+    """The rules with a duplicate id left out (ids compare case-insensitively), and an error
+    at each one left out naming where the id was first defined."""
+    kept: list[ir.Rule] = []
     errors: list[RuleLoadError] = []
     first_seen: dict[str, ir.Rule] = {}
-    for file, display in sources:
-        loaded, problems = load_file(file, display)
+    for rule in rules:
+        previous = first_seen.get(rule.id.lower())
+        if previous is not None:
+            where = previous.span.prefix() if previous.span else "elsewhere"
+            errors.append(RuleLoadError(
+                f"metadata.id: duplicate rule id '{rule.id}' (first defined at {where})",
+                rule.span,
+            ))
+            continue
+        first_seen[rule.id.lower()] = rule
+        kept.append(rule)
+    return kept, errors
+
+
+def load_rules(paths: Iterable[Path], *, include_bundled: bool = True) -> tuple[ir.Rule, ...]:
+    """Load the bundled rules (unless told not to) and every rule file under ``paths``.
+
+    Raises :class:`RuleLoadErrors` with every problem found, each as ``file:line:col: ...``.
+    """
+    loaded: list[ir.Rule] = []
+    errors: list[RuleLoadError] = []
+    for file, display in rule_sources(paths, include_bundled=include_bundled):
+        rules, problems = load_file(file, display)
         errors.extend(problems)
-        for rule in loaded:
-            previous = first_seen.get(rule.id.lower())
-            if previous is not None:
-                where = previous.span.prefix() if previous.span else "elsewhere"
-                errors.append(RuleLoadError(
-                    f"metadata.id: duplicate rule id '{rule.id}' (first defined at {where})",
-                    rule.span,
-                ))
-                continue
-            first_seen[rule.id.lower()] = rule
-            rules.append(rule)
+        loaded.extend(rules)
+    rules, duplicates = drop_duplicate_ids(loaded)
+    errors.extend(duplicates)
     if errors:
         raise RuleLoadErrors(errors)
     return tuple(sorted(rules, key=lambda r: r.id))

@@ -72,10 +72,12 @@ def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadE
     if error.validator == "oneOf" and isinstance(instance, dict):
         choices = [s["required"][0] for s in list(error.validator_value)]  # type: ignore[arg-type]
         present = [k for k in instance if k in choices]
+        # The same shape serves conditions (one operator each) and other one-of-these keys.
+        noun, per = ("operator", "per condition") if all(c in OPERATORS for c in choices) else ("key", "only")
         if not present:
-            text = f"{where}: no operator; use one of: {', '.join(choices)}"
+            text = f"{where}: no {noun}; use one of: {', '.join(choices)}"
         else:
-            text = f"{where}: more than one operator ({', '.join(present)}); use one per condition"
+            text = f"{where}: more than one {noun} ({', '.join(present)}); use one {per}"
         return [RuleLoadError(text, doc.positions.of(path))]
     if error.validator == "required" and isinstance(instance, dict):
         missing = [k for k in list(error.validator_value) if k not in instance]  # type: ignore[arg-type]
