@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Result
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "authoring.md"
@@ -54,3 +56,39 @@ def test_the_walkthrough_rule_exports_to_azure_policy(cli: Callable[..., Result]
     assert "Microsoft.DBforPostgreSQL/flexibleServers/network.publicNetworkAccess" in text
     assert "tags['approved-public']" in text
     assert definition["properties"]["parameters"]["effect"]["defaultValue"] == "Deny"
+
+
+def test_the_lint_example_shows_real_output(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(DOC.parent / "examples")
+    shown = DOC.read_text("utf-8").split("$ policyengine lint first-attempt.yaml\n", 1)[1].split("```", 1)[0]
+    result = cli("lint", "first-attempt.yaml")
+    assert result.code == 1
+    assert result.out + result.err == shown
+
+
+def test_the_catalog_example_extends_the_catalog(cli: Callable[..., Result], tmp_path: Path) -> None:
+    text = DOC.read_text("utf-8").split("# my-catalog.yaml", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    catalog = tmp_path / "my-catalog.yaml"
+    catalog.write_text(text)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cluster.yaml").write_text("""\
+apiVersion: policyengine/v1
+kind: Rule
+metadata:
+  id: ACME-PG-010
+  title: Elastic clusters have at least two nodes
+  severity: low
+  description: One node is no cluster.
+  remediation: {text: Add nodes.}
+spec:
+  resource: Microsoft.DBforPostgreSQL/flexibleServers
+  condition: {field: properties.cluster.clusterSize, greaterOrEquals: 2}
+  tests:
+    - {name: two, resource: {properties: {cluster: {clusterSize: 2}}}, expect: pass}
+    - {name: one, resource: {properties: {cluster: {clusterSize: 1}}}, expect: fail}
+""")
+    plain = cli("lint", "--strict", str(rules))
+    assert plain.code == 1 and "PE101" in plain.out + plain.err
+    checked = cli("lint", "--strict", "--catalog", str(catalog), str(rules))
+    assert checked.code == 0, checked.out + checked.err

@@ -22,7 +22,9 @@ def test_readme_rule_tests_pass_and_it_scans(cli: Callable[..., Result], tmp_pat
     rules.mkdir()
     (rules / "public-access.yaml").write_text(readme_rule(), encoding="utf-8")
     tested = cli("test", str(rules))
-    assert tested.code == 0 and "3 passed, 0 failed" in tested.out
+    assert tested.code == 0 and "4 passed, 0 failed" in tested.out
+    linted = cli("lint", "--strict", str(rules))
+    assert linted.code == 0 and "0 error(s), 0 warning(s)" in linted.err
     scanned = cli("scan", "--rules", str(rules), "--rule", "ACME-PG-001")
     assert scanned.code == 1
     assert "ACME-PG-001" in scanned.out
