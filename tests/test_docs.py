@@ -92,3 +92,14 @@ spec:
     assert plain.code == 1 and "PE101" in plain.out + plain.err
     checked = cli("lint", "--strict", "--catalog", str(catalog), str(rules))
     assert checked.code == 0, checked.out + checked.err
+
+
+def test_the_test_file_example_runs(cli: Callable[..., Result], tmp_path: Path) -> None:
+    rules = tmp_path / "my-rules"
+    target = rules / "public-access.yaml"
+    assert cli("new", "rule", "ACME-PG-001", "-o", str(target)).code == 0
+    target.write_text(target.read_text().split("spec:\n", 1)[0] + walkthrough_spec())
+    example = DOC.read_text("utf-8").split("kind: RuleTests\n", 1)[1].split("```", 1)[0]
+    (rules / "public-access.tests.yaml").write_text("apiVersion: policyengine/v1\nkind: RuleTests\n" + example)
+    result = cli("test", str(rules))
+    assert result.code == 0 and "5 passed, 0 failed" in result.out, result.out

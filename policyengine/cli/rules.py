@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from tabulate import tabulate
@@ -12,7 +13,8 @@ from policyengine.cli.scan import selected_rules
 from policyengine.errors import UsageError
 from policyengine.evaluator.testing import run_tests
 from policyengine.frameworks import known
-from policyengine.loading.rules import load_rules
+from policyengine.loading.rules import TEST_SUFFIXES, load_rules
+from policyengine.loading.test_files import load_test_files, test_files
 from policyengine.reports.json_report import rule_json
 
 
@@ -53,15 +55,18 @@ def run_rules(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in [*args.paths, *args.rules]]
-    rules = load_rules(paths, include_bundled=not paths)
+    given = [Path(p) for p in [*args.paths, *args.rules]]
+    rule_paths = [p for p in given if p.is_dir() or not p.name.endswith(TEST_SUFFIXES)]
+    rules = load_rules(rule_paths, include_bundled=not given)
+    extra = load_test_files(test_files(given), {r.id.lower(): r for r in rules})
+    rules = tuple(replace(r, tests=(*r.tests, *extra.get(r.id.lower(), []))) for r in rules)
     outcomes = run_tests(rules)
     rows = []
     for outcome in outcomes:
         status = "ok" if outcome.ok else "FAILED"
         where = outcome.test.span.prefix() if outcome.test.span else ""
         detail = "" if outcome.ok else (
-            f"expected {outcome.test.expect}, got {outcome.finding.verdict.value}: "
+            f"- expected: {outcome.test.expect}\n+ actual:   {outcome.finding.verdict.value}: "
             f"{outcome.finding.message}")
         rows.append([status, outcome.rule.id, outcome.test.name, where, detail])
     if rows:
@@ -69,6 +74,12 @@ def run_test(args: argparse.Namespace) -> int:
     untested = [r.id for r in rules if not r.tests]
     if untested:
         print(f"rules without tests: {', '.join(untested)}")
+    for rule in rules:
+        seen = {o.finding.verdict.value for o in outcomes if o.rule is rule}
+        missing = [v for v in ("pass", "fail") if v not in seen]
+        if rule.tests and missing:
+            print(f"{rule.id}: the condition is never exercised both ways: no test makes it "
+                  f"{' or '.join(missing)} (verdicts seen: {', '.join(sorted(seen))})")
     failed = sum(not o.ok for o in outcomes)
     print(f"{len(outcomes) - failed} passed, {failed} failed")
     return 1 if failed else 0
