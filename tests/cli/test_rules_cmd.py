@@ -34,7 +34,7 @@ def test_failing_rule_test_exits_1_with_expected_and_actual(cli: Cli, write: Wri
     assert result.code == 1
     assert "1 passed, 1 failed" in result.out
     assert "FAILED  ACME-001  public" in result.out
-    assert "expected pass, got fail" in result.out
+    assert "- expected: pass" in result.out and "+ actual:   fail" in result.out
 
 
 def test_bundled_rule_tests_all_pass(cli: Cli) -> None:
