@@ -29,7 +29,9 @@ def test_the_walkthrough_works(cli: Callable[..., Result], tmp_path: Path) -> No
     # 2. Replace the scaffold's spec with the walkthrough's.
     text = target.read_text()
     target.write_text(text.split("spec:\n", 1)[0] + walkthrough_spec())
-    # 3. Its four tests pass.
+    # 3. It lints clean, strictly, and its four tests pass.
+    linted = cli("lint", "--strict", str(rules))
+    assert linted.code == 0, linted.out + linted.err
     tested = cli("test", str(rules))
     assert tested.code == 0 and "4 passed, 0 failed" in tested.out, tested.out
     # 4. It runs on the example estate, alone.
