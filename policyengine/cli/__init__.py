@@ -35,6 +35,12 @@ def _add_rule_options(parser: argparse.ArgumentParser) -> None:
                         help="use only the rules given with --rules")
 
 
+def _add_catalog_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", metavar="FILE", action="append", default=[],
+                        help="a resource-type catalog file merged over the bundled one (where your own "
+                        "types are read from, in Resource Graph or ARM); repeatable")
+
+
 def _add_template_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("templates (pre-deployment)")
     if parser.prog.endswith("scan"):
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("paths", nargs="*", metavar="PATH",
                       help="export, template, Bicep or plan files, or directories ('-': an export on stdin)")
     _add_rule_options(scan)
+    _add_catalog_option(scan)
     scan.add_argument("--rule", metavar="ID", action="append", default=[],
                       help="evaluate only this rule; repeatable")
     reports = scan.add_argument_group("reports and exit code")
@@ -115,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--rule", metavar="ID", action="append", default=[],
                          help="collect only what this rule needs; repeatable")
     _add_rule_options(collect)
+    _add_catalog_option(collect)
     add_azure_options(collect)
 
     compile_ = sub.add_parser("compile", help="print the Resource Graph query plan",
@@ -122,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "one query per resource type for all the rules on it, with the ARM "
                               "reads for what Resource Graph cannot see.")
     _add_rule_options(compile_)
+    _add_catalog_option(compile_)
     compile_.add_argument("--rule", metavar="ID", action="append", default=[],
                           help="compile only this rule; repeatable")
     compile_.add_argument("--format", choices=("kql", "json"), default="kql")

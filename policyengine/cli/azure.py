@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from policyengine import __version__, ir
+from policyengine.catalog import catalog
 from policyengine.errors import IncompleteEvaluation, UsageError
 from policyengine.kql.plan import Plan, PlanError, build_plan
 from policyengine.records.reader import HEADER_KEY, Input, Row
@@ -51,7 +52,7 @@ def open_live(args: argparse.Namespace, rules: tuple[ir.Rule, ...]) -> Live:
     if args.subscription and args.management_group:
         raise UsageError("give --subscription or --management-group, not both")
     try:
-        plan: Plan = build_plan(rules)
+        plan: Plan = build_plan(rules, catalog(*(Path(f) for f in args.catalog)))
     except PlanError as exc:
         raise UsageError(str(exc)) from None
     cloud = resolve_cloud(args.cloud, args.arm_endpoint)

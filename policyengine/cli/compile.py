@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+from policyengine.catalog import catalog
 from policyengine.cli.scan import selected_rules
 from policyengine.errors import UsageError
 from policyengine.kql.plan import Plan, PlanError, RulePlan, build_plan
@@ -46,7 +48,7 @@ def render_kql(plan: Plan, *, summary: bool) -> str:
 def run_compile(args: argparse.Namespace) -> int:
     rules = selected_rules(args)
     try:
-        plan = build_plan(rules)
+        plan = build_plan(rules, catalog(*(Path(f) for f in args.catalog)))
     except PlanError as exc:
         raise UsageError(str(exc)) from None
     if args.format == "json":
