@@ -8,8 +8,9 @@ evaluation could not complete.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from policyengine import __version__
 from policyengine.errors import PolicyEngineError, RuleLoadErrors
@@ -194,6 +195,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Each command's module (under policyengine.cli) and function, imported when it runs: --help
+#: and one command never load the others.
+COMMANDS = {
+    "scan": ("scan", "run_scan"),
+    "collect": ("azure", "run_collect"),
+    "expand": ("expand", "run_expand"),
+    "compile": ("compile", "run_compile"),
+    "explain": ("explain", "run_explain"),
+    "new": ("new", "run_new"),
+    "export": ("export", "run_export"),
+    "frameworks": ("rules", "run_frameworks"),
+    "rules": ("rules", "run_rules"),
+    "lint": ("lint", "run_lint"),
+    "test": ("rules", "run_test"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -201,49 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help is 0, bad usage is 2
         return int(exc.code or 0)
     try:
-        if args.command == "scan":
-            from policyengine.cli.scan import run_scan
-
-            return run_scan(args)
-        if args.command == "collect":
-            from policyengine.cli.azure import run_collect
-
-            return run_collect(args)
-        if args.command == "expand":
-            from policyengine.cli.expand import run_expand
-
-            return run_expand(args)
-        if args.command == "compile":
-            from policyengine.cli.compile import run_compile
-
-            return run_compile(args)
-        if args.command == "explain":
-            from policyengine.cli.explain import run_explain
-
-            return run_explain(args)
-        if args.command == "new":
-            from policyengine.cli.new import run_new
-
-            return run_new(args)
-        if args.command == "export":
-            from policyengine.cli.export import run_export
-
-            return run_export(args)
-        if args.command == "frameworks":
-            from policyengine.cli.rules import run_frameworks
-
-            return run_frameworks(args)
-        if args.command == "rules":
-            from policyengine.cli.rules import run_rules
-
-            return run_rules(args)
-        if args.command == "lint":
-            from policyengine.cli.lint import run_lint
-
-            return run_lint(args)
-        from policyengine.cli.rules import run_test
-
-        return run_test(args)
+        module, function = COMMANDS[args.command]
+        run_command: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(f"policyengine.cli.{module}"), function)
+        return run_command(args)
     except PolicyEngineError as exc:
         located = exc.span is not None or isinstance(exc, RuleLoadErrors)
         print(str(exc) if located else f"policyengine: {exc}", file=sys.stderr)
