@@ -22,7 +22,7 @@ import dataclasses
 import datetime
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +106,20 @@ class WaiverBook:
 
     def warnings(self) -> list[str]:
         """One line per waiver that needs attention: expired, or matching nothing."""
-        lines = []
-        for entry in self.report():
-            waiver = entry["waiver"]
-            what = f"{waiver['source']}: waiver of {waiver['rule']} for {waiver['resource']}"
-            if entry["status"] == "expired":
-                lines.append(f"{what} expired on {waiver['expires']} and no longer applies "
-                             f"({entry['expiredMatches']} failure(s) it would cover)")
-            elif entry["status"] == "unmatched":
-                lines.append(f"{what} matches no failing finding")
-        return lines
+        return [text for _, text in waiver_warnings(self.report())]
+
+
+def waiver_warnings(waivers: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], str]]:
+    """The waivers that need attention (entries of :meth:`WaiverBook.report`), each with a line
+    saying why: expired, or matching no failure (a typo, or a resource that is gone)."""
+    out = []
+    for entry in waivers:
+        waiver = entry["waiver"]
+        what = f"{waiver['source']}: the waiver of {waiver['rule']} for {waiver['resource']}"
+        if entry.get("status") == "expired":
+            covered = entry.get("expiredMatches", 0)
+            tail = f" ({covered} failure(s) it would cover)" if covered else ""
+            out.append((entry, f"{what} expired on {waiver['expires']} and no longer applies{tail}"))
+        elif entry.get("status") == "unmatched":
+            out.append((entry, f"{what} matches no failing finding"))
+    return out

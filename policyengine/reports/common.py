@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from policyengine import ir
@@ -81,20 +81,6 @@ def incomplete_lines(scan: Mapping[str, Any]) -> list[str]:
     if scan.get("unreadChildren"):
         lines.append(f"{scan['unreadChildren']} child resource(s) could not be read")
     return lines or ["the scan did not see everything it was asked to"]
-
-
-def waiver_warnings(waivers: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], str]]:
-    """The waivers that need attention (``ReportContext.waivers`` entries), each with a line
-    saying why: expired, or matching no failure (a typo, or a resource that is gone)."""
-    out = []
-    for entry in waivers:
-        waiver = entry["waiver"]
-        what = f"{waiver['source']}: the waiver of {waiver['rule']} for {waiver['resource']}"
-        if entry.get("status") == "expired":
-            out.append((entry, f"{what} expired on {waiver['expires']} and no longer applies"))
-        elif entry.get("status") == "unmatched":
-            out.append((entry, f"{what} matches no failing finding"))
-    return out
 
 
 def remediation_lines(rule: ir.Rule) -> list[str]:

@@ -14,9 +14,10 @@ import functools
 import json
 from typing import IO, Any
 
-from policyengine import __version__, frameworks, ir
+from policyengine import __version__, ir
 from policyengine.findings import VERDICT_ORDER, Evidence, Finding, Verdict, compose_message
 from policyengine.reports import ReportContext, Summary
+from policyengine.reports.common import control_status
 
 SCHEMA_VERSION = "1.0"
 
@@ -99,7 +100,7 @@ def framework_json(summary: Summary, context: ReportContext) -> dict[str, Any] |
         counts = [dict(summary.counts.get(r.id, {})) for r in control.rules]
         totals = {v.value: sum(c.get(v, 0) for c in counts) for v in VERDICT_ORDER}
         controls.append({"id": control.id, "rules": [r.id for r in control.rules],
-                         "status": frameworks.status(counts).value, "verdicts": totals})
+                         "status": control_status(control, summary).value, "verdicts": totals})
     return {"id": chosen.id, "title": chosen.title, "controls": controls}
 
 

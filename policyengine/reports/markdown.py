@@ -28,9 +28,9 @@ from policyengine.reports.common import (
     is_path,
     md_code_block,
     md_text,
-    waiver_warnings,
 )
 from policyengine.reports.table import short_resource
+from policyengine.waivers import waiver_warnings
 
 #: GitHub's limit on a comment's body.
 LIMIT = 65_536

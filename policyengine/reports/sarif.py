@@ -54,8 +54,8 @@ from policyengine.reports.common import (
     md_text,
     parse_site,
     remediation_lines,
-    waiver_warnings,
 )
+from policyengine.waivers import waiver_warnings
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "policyengine/v1"

@@ -9,10 +9,11 @@ from typing import IO
 
 from tabulate import tabulate
 
-from policyengine import frameworks, ir
+from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
+from policyengine.reports.common import control_status
 
 _SECTIONS = ((Verdict.FAIL, "Failing"), (Verdict.ERROR, "Could not evaluate"), (Verdict.UNKNOWN, "Unknown"),
              (Verdict.WAIVED, "Waived"))
@@ -134,8 +135,8 @@ class TableReporter:
         assert chosen is not None
         rows = []
         for control in chosen.controls:
-            counts: list[dict[Verdict, int]] = [dict(summary.counts.get(r.id, {})) for r in control.rules]
-            rows.append([control.id, frameworks.status(counts).value, ", ".join(r.id for r in control.rules)])
+            rows.append([control.id, control_status(control, summary).value,
+                         ", ".join(r.id for r in control.rules)])
         return f"\n{chosen.title} ({chosen.id}):\n" + tabulate(rows, ["control", "status", "rules"],
                                                                  tablefmt="simple") + "\n"
 

@@ -71,7 +71,7 @@ def test_an_expired_waiver_no_longer_applies_and_is_reported(cli: Callable[..., 
     assert code == 1
     assert by_rule_resource(doc)[("PG-FLEX-003", "pg-sandbox-dev-01")]["verdict"] == "fail"
     assert doc["waivers"][0]["status"] == "expired" and doc["waivers"][0]["expiredMatches"] == 1
-    assert f"{path}:4:5: waiver of PG-FLEX-003" in err and "expired on 2020-01-31" in err
+    assert f"{path}:4:5: the waiver of PG-FLEX-003" in err and "expired on 2020-01-31" in err
 
 
 def test_a_waiver_that_matches_nothing_is_reported(cli: Callable[..., Result],
