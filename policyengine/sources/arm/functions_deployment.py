@@ -62,8 +62,14 @@ AZURE_CLOUD: dict[str, Any] = {
 }
 
 
+#: The command-line options that give a deployment-context value (the others have none).
+_OPTIONS = {RESOURCE_GROUP: "--resource-group", LOCATION: "--location"}
+
+
 def _atom(text: str) -> Unknown:
-    return Unknown(text, f"{text} is known only at deployment (give it with the deployment options)")
+    option = _OPTIONS.get(text)
+    hint = f" (give it with {option})" if option else ""
+    return Unknown(text, f"{text} is known only at deployment{hint}")
 
 
 def _given(value: str | None, text: str) -> str | Unknown:
