@@ -224,3 +224,23 @@ def test_a_condition_known_only_at_deployment_is_judged_as_deployed(
     assert any("judged as if deployed" in n and "parameters('deploy')" in n for n in json.loads(result.out)["notes"])
     assert cli("scan", str(path), "--rule", "PG-FLEX-001", "-p", "deploy=false", "--format", "json").out.count(
         '"verdict"') == 0
+
+
+def test_a_resource_declared_twice_is_an_error_unless_conditions_decide(
+        cli: Callable[..., Result], write: Callable[[str, str], Path]) -> None:
+    def config(value: str, **extra: Any) -> dict[str, Any]:
+        return {"type": "Microsoft.DBforPostgreSQL/flexibleServers/configurations", "apiVersion": "2024-08-01",
+                "name": "pg-a/require_secure_transport", "properties": {"value": value}, **extra}
+
+    twice = write("twice.json", template([server(), config("on"), config("off")]))
+    result = cli("scan", str(twice))
+    assert result.code == 2 and "declared twice (first as resources[1]" in result.err
+    assert result.err.startswith(f"{twice}:")
+    either = write("either.json", template(
+        [server(), config("on", condition="[parameters('strict')]"), config("off", condition="[not(parameters('strict'))]")],
+        parameters={"strict": {"type": "bool"}}))
+    (finding,) = findings(cli("scan", str(either), "--rule", "PG-FLEX-001", "--format", "json"))
+    assert finding["verdict"] == "unknown"
+    assert "[resources[1]] or [resources[2]]" in finding["evidence"][0]["note"]
+    decided = cli("scan", str(either), "--rule", "PG-FLEX-001", "-p", "strict=false")
+    assert decided.code == 1  # the condition known: one declaration, off

@@ -20,6 +20,7 @@ from policyengine.errors import Span
 from policyengine.ir import SourceKind
 from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record
 from policyengine.sources.arm.expand import DEPLOYMENTS, Expanded, Expansion, names_key
+from policyengine.sources.arm.scope import TemplateError
 from policyengine.sources.jsonpos import JArray, JObject, span_at, span_of
 from policyengine.unknown import Unknown, segment_text
 
@@ -38,9 +39,14 @@ class _Building:
 
 
 def template_records(expansion: Expansion) -> list[Record]:
-    """The records of one expanded template, parents before the order they were declared in."""
+    """The records of one expanded template, in the order their resources are declared.
+
+    A resource declared twice is an error, as ARM rejects it, unless a condition known only at
+    deployment guards one of the declarations: then each is judged (a server), or the value is
+    unknown (a child: which declaration deploys decides it)."""
     file = expansion.file
     building: dict[tuple[str, tuple[str, ...]], _Building] = {}
+    declared: dict[tuple[str, tuple[str, ...]], Expanded] = {}
     subscriptions: dict[str, _Building] = {}
     order: list[_Building] = []
 
@@ -64,9 +70,16 @@ def template_records(expansion: Expansion) -> list[Record]:
     deployed = [r for r in expansion.resources if not r.existing and r.type.lower() != DEPLOYMENTS]
     for res in sorted(deployed, key=lambda r: r.type.count("/")):  # parents before children
         ltype = res.type.lower()
+        first = declared.setdefault((ltype, names_key(res.names)), res)
+        twice = first is not res
+        if twice and first.condition is None and res.condition is None:
+            raise TemplateError(f"{res.type} '{'/'.join(segment_text(n) for n in res.names)}' is declared "
+                                f"twice (first as {first.address} at {(first.span or Span(file)).prefix()}); "
+                                "ARM rejects a template that defines a resource more than once",
+                                res.span or Span(file))
         if ltype in SUBSCRIPTION_SCOPED:
             sub = subscription_of(res)
-            sub.children[(ltype, names_key(res.names)[-1])] = _data(res)
+            sub.children[(ltype, names_key(res.names)[-1])] = _child_data(res, first if twice else None)
             sub.child_nodes[(ltype, names_key(res.names)[-1])] = res.node
             continue
         if res.type.count("/") < 2:
@@ -84,7 +97,7 @@ def template_records(expansion: Expansion) -> list[Record]:
             parent.unread.setdefault(ltype, f"the template declares a {res.type.split('/')[-1]} named "
                                             f"[{child.text}], known only at deployment ({child.reason})")
             continue
-        parent.children[(ltype, child.lower())] = _data(res)
+        parent.children[(ltype, child.lower())] = _child_data(res, first if twice else None)
         parent.child_nodes[(ltype, child.lower())] = res.node
     records: list[Record] = []
     subs = {key: _record(sub, None) for key, sub in subscriptions.items()}
@@ -130,6 +143,16 @@ def where_set(node: Any, segments: tuple[str | int, ...]) -> str | None:
 def _data(res: Expanded) -> dict[str, Any]:
     data = dict(res.body)
     data["id"], data["name"], data["type"] = res.id, res.names[-1], res.type
+    return data
+
+
+def _child_data(res: Expanded, other: Expanded | None) -> dict[str, Any]:
+    """A child's data; with ``other``, a second declaration under a condition known only at
+    deployment, its properties are unknown: which declaration deploys decides them."""
+    data = _data(res)
+    if other is not None:
+        data["properties"] = Unknown(f"[{other.address}] or [{res.address}]", "declared twice under "
+                                     "conditions known only at deployment: which one deploys decides it")
     return data
 
 
