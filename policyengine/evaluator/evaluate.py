@@ -81,7 +81,7 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     return _Related(MISSING, False, reason)
 
 
-class _Context:
+class Context:
     """One rule on one record: related data is resolved at most once."""
 
     __slots__ = ("record", "related")
@@ -91,8 +91,8 @@ class _Context:
         self.related: dict[str, _Related] = {}
 
 
-Check = Callable[[_Context, Any], Outcome]
-Getter = Callable[[_Context, Any], tuple[Any, bool, str | None]]
+Check = Callable[[Context, Any], Outcome]
+Getter = Callable[[Context, Any], tuple[Any, bool, str | None]]
 
 
 def _getter(path: FieldPath, rule: ir.Rule) -> Getter:
@@ -107,7 +107,7 @@ def _getter(path: FieldPath, rule: ir.Rule) -> Getter:
     assert spec is not None, "the loader checks related names"
     rest = segments[2:]
 
-    def related(ctx: _Context, _element: Any) -> tuple[Any, bool, str | None]:
+    def related(ctx: Context, _element: Any) -> tuple[Any, bool, str | None]:
         rel = ctx.related.get(name)
         if rel is None:
             rel = ctx.related[name] = resolve_related(ctx.record, spec)
@@ -120,7 +120,7 @@ def _getter(path: FieldPath, rule: ir.Rule) -> Getter:
     return related
 
 
-def _site(path: FieldPath, rule: ir.Rule) -> Callable[[_Context], str | None]:
+def _site(path: FieldPath, rule: ir.Rule) -> Callable[[Context], str | None]:
     """A function that tells where a template sets ``path`` (None for other sources)."""
     if path.element:
         return lambda _ctx: None
@@ -133,7 +133,7 @@ def _site(path: FieldPath, rule: ir.Rule) -> Callable[[_Context], str | None]:
             return lambda _ctx: None
         key, segments = spec.key, segments[2:]
 
-    def site(ctx: _Context) -> str | None:
+    def site(ctx: Context) -> str | None:
         locate = ctx.record.locate
         return locate(key, segments) if locate is not None else None
 
@@ -153,7 +153,7 @@ def _compile_compare(node: ir.Compare, rule: ir.Rule) -> Check:
     missing_verdict = _ON_MISSING[on_missing]
     missing_note = f"absent, so onMissing: {on_missing.value}"
 
-    def check(ctx: _Context, element: Any) -> Outcome:
+    def check(ctx: Context, element: Any) -> Outcome:
         value, observed, note = get(ctx, element)
         if not observed:
             return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
@@ -192,7 +192,7 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
     predicate, expected = OPERATORS[node.op].predicate, node.value
     text, expected_text = node.path.text, node.expected_text
 
-    def check(ctx: _Context, element: Any) -> Outcome:
+    def check(ctx: Context, element: Any) -> Outcome:
         value, observed, note = get(ctx, element)
         if not observed:
             return UNKNOWN, [Evidence(text, expected_text, None, False, UNKNOWN, note)]
@@ -227,7 +227,7 @@ def _compile_logic(node: ir.AllOf | ir.AnyOf, rule: ir.Rule) -> Check:
     # An undecided anyOf shows its failing items too: they are why it is no pass.
     unknown_keeps = (UNKNOWN, FAIL) if decisive is PASS else (UNKNOWN,)
 
-    def check(ctx: _Context, element: Any) -> Outcome:
+    def check(ctx: Context, element: Any) -> Outcome:
         results = [item(ctx, element) for item in items]
         verdicts = [verdict for verdict, _ in results]
         if decisive in verdicts:
@@ -248,7 +248,7 @@ def compile_condition(node: ir.Condition, rule: ir.Rule) -> Check:
     if isinstance(node, ir.Not):
         inner = compile_condition(node.item, rule)
 
-        def negate(ctx: _Context, element: Any) -> Outcome:
+        def negate(ctx: Context, element: Any) -> Outcome:
             verdict, evidence = inner(ctx, element)
             return _NEGATE[verdict], evidence
 
@@ -268,7 +268,7 @@ class CompiledRule:
 
     def evaluate(self, record: Record) -> Finding:
         """The verdict of the rule on ``record``, with evidence and a message."""
-        ctx = _Context(record)
+        ctx = Context(record)
         try:
             verdict, evidence = PASS, list[Evidence]()
             if self.where is not None:

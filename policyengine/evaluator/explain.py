@@ -12,7 +12,7 @@ from typing import Any
 
 from policyengine import ir
 from policyengine.errors import Span
-from policyengine.evaluator.evaluate import RuleError, _Context, compile_condition, evaluate, resolve_related
+from policyengine.evaluator.evaluate import Context, RuleError, compile_condition, evaluate, resolve_related
 from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.paths import MISSING
 from policyengine.records.model import Record
@@ -76,7 +76,7 @@ class Explanation:
 def explain(rule: ir.Rule, record: Record) -> Explanation:
     """The verdict of ``rule`` on ``record``, branch by branch."""
     finding = evaluate(rule, record)
-    ctx = _Context(record)
+    ctx = Context(record)
     where = _step(rule.where, rule, ctx) if rule.where is not None else None
     applies = where is None or where.verdict is not Verdict.FAIL
     condition = _step(rule.condition, rule, ctx) if applies else None
@@ -84,7 +84,7 @@ def explain(rule: ir.Rule, record: Record) -> Explanation:
     return Explanation(finding, where, condition, related)
 
 
-def _step(node: ir.Condition, rule: ir.Rule, ctx: _Context) -> Step:
+def _step(node: ir.Condition, rule: ir.Rule, ctx: Context) -> Step:
     check = compile_condition(node, rule)
     try:
         verdict, evidence = check(ctx, MISSING)
