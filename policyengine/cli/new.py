@@ -72,8 +72,11 @@ def run_new(args: argparse.Namespace) -> int:
         schema=schema.resolve().as_posix(), noun=noun, file=target, id=args.id, title=args.title,
         severity=args.severity, resource=args.resource, path=path, good=good, bad=bad,
         resource_body_good=_body(path, good), resource_body_bad=_body(path, bad))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     load_rules([target], include_bundled=False)  # the scaffold must load: a broken one is our bug
     print(f"wrote {target}: edit the condition and tests, then `policyengine test {target}`", file=sys.stderr)
     return 0

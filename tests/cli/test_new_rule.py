@@ -31,3 +31,10 @@ def test_the_scaffold_refuses_bad_ids_and_overwriting(cli: Callable[..., Result]
     again = cli("new", "rule", "ACME-1", "-o", str(target))
     assert again.code == 2 and "exists" in again.err
     assert cli("new", "rule", "ACME-1", "-o", str(target), "--force").code == 0
+
+
+def test_an_unwritable_target_is_a_usage_error(cli: Callable[..., Result], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("new", "rule", "ACME-1", "-o", str(blocker / "rule.yaml"))
+    assert result.code == 2 and result.err.startswith(f"policyengine: cannot write {blocker / 'rule.yaml'}")
