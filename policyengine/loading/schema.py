@@ -81,7 +81,10 @@ def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadE
         return [RuleLoadError(text, doc.positions.of(path))]
     if error.validator == "required" and isinstance(instance, dict):
         missing = [k for k in list(error.validator_value) if k not in instance]  # type: ignore[arg-type]
-        text = f"{where}: missing required key '{missing[0] if missing else '?'}'"
+        # jsonschema reports each missing key as its own error ("'kind' is a required property"):
+        # name the one this error is about, not the first of them every time.
+        key = next((k for k in missing if error.message.startswith(repr(k))), missing[0] if missing else "?")
+        text = f"{where}: missing required key '{key}'"
         return [RuleLoadError(text, doc.positions.of(path))]
     return [RuleLoadError(f"{where}: {error.message}", doc.positions.of(path))]
 

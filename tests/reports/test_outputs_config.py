@@ -101,3 +101,10 @@ def test_the_cli_offers_every_report_format() -> None:
     from policyengine.reports import FORMAT_NAMES, formats
 
     assert set(FORMATS) == set(FORMAT_NAMES) == set(formats())
+
+
+def test_every_missing_key_is_named_once(cli: Callable[..., Result], write: Callable[[str, str], Path]) -> None:
+    path = write("c.yaml", "failOn: high\n")
+    result = cli("scan", "--config", str(path))
+    assert result.code == 2
+    assert "missing required key 'apiVersion'" in result.err and "missing required key 'kind'" in result.err
