@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from policyengine.errors import InputError
-from policyengine.records.reader import JsonStream
+from policyengine.sources.export import JsonStream
 
 VERDICTS = ("pass", "fail", "unknown", "not_applicable", "error")
 MAX_PROBLEMS = 20

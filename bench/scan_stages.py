@@ -7,7 +7,7 @@ wall time of ``--repeat`` runs; the difference between two stages is what the ad
 costs:
 
 1. ``parse``: ``json.loads`` of every line (the bare parse of scan_bench.py);
-2. ``read``: the rows from :func:`policyengine.records.reader.open_input`;
+2. ``read``: the rows from :func:`policyengine.sources.export.open_input`;
 3. ``assemble``: the records from :func:`policyengine.records.assemble.assemble`;
 4. ``evaluate``: the findings from :func:`policyengine.evaluator.evaluate_records`;
 5. ``summary``: plus :class:`policyengine.reports.Summary`;
@@ -32,8 +32,8 @@ from policyengine import ir
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
 from policyengine.records.assemble import Stats, assemble
-from policyengine.records.reader import open_input
 from policyengine.reports import ReportContext, Summary, formats
+from policyengine.sources.export import open_input
 
 
 def stage_parse(path: str, _index: RuleIndex, _rules: tuple[ir.Rule, ...]) -> int:

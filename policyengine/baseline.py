@@ -18,7 +18,7 @@ from typing import Any
 
 from policyengine.errors import InputError, Span, UsageError
 from policyengine.findings import Finding
-from policyengine.records.reader import JsonStream
+from policyengine.sources.export import JsonStream
 
 KNOWN = frozenset({"fail", "error", "unknown", "waived"})
 

@@ -36,6 +36,7 @@ class Config:
     fail_on_unknown: bool = False
     framework: str | None = None
     outputs: tuple[Output, ...] = field(default_factory=tuple)
+    skip_paths: tuple[str, ...] = ()
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -79,4 +80,5 @@ def load_config(path: Path) -> Config:
         framework=data.get("framework"),
         outputs=tuple(Output(o["format"], rel(o["file"]) if "file" in o else None)
                       for o in data.get("outputs", [])),
+        skip_paths=tuple(data.get("skipPaths", [])),
     )

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalog_option(scan)
     scan.add_argument("--rule", metavar="ID", action="append", default=[],
                       help="evaluate only this rule; repeatable")
+    scan.add_argument("--skip-path", metavar="GLOB", action="append", default=[],
+                      help="leave out files and folders matching GLOB when walking a directory (a "
+                      "pattern without '/' matches a name at any depth); repeatable")
     reports = scan.add_argument_group("reports and exit code")
     reports.add_argument("--format", choices=FORMATS, action="append", default=[], metavar="FORMAT",
                          help=f"report format: {', '.join(FORMATS)} (default table); repeatable, each with "

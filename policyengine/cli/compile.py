@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from policyengine.catalog import catalog
-from policyengine.cli.scan import selected_rules
 from policyengine.errors import UsageError
 from policyengine.kql.plan import Plan, PlanError, RulePlan, build_plan
+from policyengine.pipeline import selected_rules
 
 
 def _comment(text: str) -> str:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policyengine.cli.scan import template_options
 from policyengine.errors import UsageError
+from policyengine.pipeline import template_options
 from policyengine.sources.declared import Kind, Target, classify, expand_target
 from policyengine.unknown import Unknown
 

@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 
-from policyengine.cli.scan import open_files, read_records, selected_rules
 from policyengine.errors import UsageError
 from policyengine.evaluator import RuleIndex
 from policyengine.evaluator.explain import explain, render
+from policyengine.pipeline import ScanOptions, file_sources, read_records, selected_rules, template_options
 from policyengine.records.assemble import Stats
 from policyengine.records.model import Record
 
@@ -19,8 +19,11 @@ def run_explain(args: argparse.Namespace) -> int:
     if not rules:
         raise UsageError(f"unknown rule id: {args.rule_id} (see `policyengine rules list`)")
     rule = rules[0]
-    inputs, declared = open_files(args, args.paths)
-    records = read_records(args, RuleIndex([rule]), inputs, declared, Stats())
+    options = ScanOptions(paths=tuple(args.paths), templates=template_options(args), quiet=True)
+    log = Stats()
+    records = list(read_records(file_sources(options), RuleIndex([rule]), log))
+    for problem in log.errors:
+        print(f"policyengine: {problem.text()}", file=sys.stderr)
     target = rule.resource_type.lower()
     candidates = [r for r in records if r.type.lower() == target and _names(r, args.resource)]
     if not candidates:

@@ -62,9 +62,9 @@ def _dump(document: Any) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from policyengine.cli.scan import selected_rules
     from policyengine.errors import UsageError
     from policyengine.export import Effect, export_rules
+    from policyengine.pipeline import selected_rules
 
     rules = selected_rules(args)
     result = export_rules(rules, Effect.parse(args.effect) if args.effect else None)

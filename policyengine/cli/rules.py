@@ -9,12 +9,12 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from policyengine.cli.scan import selected_rules
 from policyengine.errors import UsageError
 from policyengine.evaluator.testing import run_tests
 from policyengine.frameworks import known
 from policyengine.loading.rules import TEST_SUFFIXES, load_rules
 from policyengine.loading.test_files import load_test_files, test_files
+from policyengine.pipeline import selected_rules
 from policyengine.reports.json_report import rule_json
 
 

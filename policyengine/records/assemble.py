@@ -36,7 +36,8 @@ from policyengine.records.model import (
     subscription_of,
     type_from_id,
 )
-from policyengine.records.reader import Input, Row
+from policyengine.sources.export import Input, Row
+from policyengine.status import InputProblem, Unit
 
 PARENT_FIRST = "parent-first"
 MAX_EXAMPLES = 5
@@ -81,9 +82,14 @@ class Stats:
     ignored: Counter[str] = field(default_factory=Counter)
     orphans: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Input errors: files, rows and resources that could not be judged (every report lists them).
+    errors: list[InputProblem] = field(default_factory=list)
 
     def note(self, span: Span, text: str) -> None:
         self.notes.append(f"{span.prefix()}: {text}")
+
+    def add_error(self, problem: InputProblem) -> None:
+        self.errors.append(problem)
 
 
 @dataclass
@@ -309,11 +315,21 @@ def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None
     assembler = Assembler(wanted, streaming=streaming)
     if stats is not None:
         assembler.stats = stats
+    log = assembler.stats
     for inp in inputs:
         inp.skip = assembler.skippable
         feed, name = assembler.feed, inp.name
-        for row in inp.rows:
-            record = feed(row, name)
-            if record is not None:
-                yield record
+        try:
+            for row in inp.rows:
+                try:
+                    record = feed(row, name)
+                except InputError as exc:  # this row only: the input goes on
+                    log.add_error(InputProblem.of(exc, Unit.ROW, file=name))
+                    continue
+                if record is not None:
+                    yield record
+        except InputError as exc:  # the rest of this input cannot be read; the others can
+            log.add_error(InputProblem.of(exc, file=name))
+        log.errors += inp.problems
+        inp.problems.clear()
     yield from assembler.finish()

@@ -16,6 +16,7 @@ from policyengine import ir
 from policyengine.findings import Finding, Verdict
 from policyengine.frameworks import Framework
 from policyengine.records.assemble import Stats
+from policyengine.status import ScanStatus
 
 #: Verdicts that count against ``--fail-on``: a failure, or a rule that could not be
 #: evaluated (a resource that cannot be judged is not compliant).
@@ -69,7 +70,7 @@ class ReportContext:
 
     inputs: tuple[str, ...]
     stats: Stats
-    scan: dict[str, Any] = field(default_factory=lambda: {"source": "export", "complete": True})
+    scan: ScanStatus = field(default_factory=ScanStatus)
     #: ``--framework``: the framework whose controls the report groups results by.
     framework: Framework | None = None
     #: What became of each waiver: ``{"waiver": Waiver.to_json(), "status": applied|expired|unmatched,
@@ -82,7 +83,7 @@ class ReportContext:
 
     @property
     def complete(self) -> bool:
-        return bool(self.scan.get("complete", True))
+        return self.scan.complete
 
 
 class Reporter(Protocol):

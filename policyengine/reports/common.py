@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
 
 from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
 from policyengine.frameworks import Control, Framework, status
 from policyengine.reports import Summary
+from policyengine.status import ScanStatus
 
 #: The verdicts that need someone's attention (waived: accepted, but still a known failure).
 ATTENTION = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED)
@@ -70,17 +69,11 @@ def evidence_lines(finding: Finding) -> list[str]:
     return [e.sentence() for e in finding.evidence]
 
 
-def incomplete_lines(scan: Mapping[str, Any]) -> list[str]:
+def incomplete_lines(scan: ScanStatus) -> list[str]:
     """What an incomplete scan did not see, a line each; none for a complete scan."""
-    if scan.get("complete", True):
+    if scan.complete:
         return []
-    lines = [f"{gap.get('resourceType')} not evaluated in {len(gap.get('subscriptions') or [])} "
-             f"subscription(s) or management group {gap.get('managementGroup') or '-'}: {gap.get('reason')}"
-             for gap in scan.get("notEvaluated", [])]
-    lines += [f"truncated: {what}" for what in scan.get("truncated", [])]
-    if scan.get("unreadChildren"):
-        lines.append(f"{scan['unreadChildren']} child resource(s) could not be read")
-    return lines or ["the scan did not see everything it was asked to"]
+    return scan.gap_lines() or ["the scan did not see everything it was asked to"]
 
 
 def remediation_lines(rule: ir.Rule) -> list[str]:

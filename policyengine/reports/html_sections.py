@@ -228,7 +228,7 @@ def scan_section(summary: Summary, context: ReportContext) -> str:
     (or not) the numbers above."""
     scan = context.scan
     stats = context.stats
-    source = str(scan.get("source", "export"))
+    source = scan.source
     read = "declared resources" if source == "pre-deployment" else "rows"
     facts = [
         ("Source", esc(_SOURCES.get(source, source))),
@@ -243,25 +243,25 @@ def scan_section(summary: Summary, context: ReportContext) -> str:
     if context.baseline is not None:
         facts.append(("Baseline", f'<span class="mono">{esc(context.baseline)}</span>: '
                                   f"{summary.baselined} failing findings already there, not counted"))
-    if scan.get("unreadChildren"):
+    if scan.unread_children:
         facts.append(("Unread children",
-                      f"{esc(scan['unreadChildren'])} related resources could not be read"))
+                      f"{esc(scan.unread_children)} related resources could not be read"))
     out = ['<section id="scan" aria-labelledby="h-scan">', '<h2 id="h-scan">Scan status and inputs</h2>',
            _definitions(facts)]
-    missed = sorted(scan.get("notEvaluated", []), key=_canonical)
+    missed = sorted(scan.not_evaluated, key=lambda gap: _canonical(gap.to_json()))
     if missed:
         out.append('<h3>Not evaluated</h3><table id="not-evaluated"><thead><tr><th>Resource type</th>'
                    "<th>Scope</th><th>Reason</th></tr></thead><tbody>")
-        for item in missed:
-            scope = ", ".join(sorted(str(s) for s in item.get("subscriptions") or []))
-            if item.get("managementGroup"):
-                scope = f"management group {item['managementGroup']}" + (f"; {scope}" if scope else "")
-            out.append(f'<tr><td class="mono">{esc(item.get("resourceType") or "-")}</td>'
+        for gap in missed:
+            scope = ", ".join(sorted(gap.subscriptions))
+            if gap.management_group:
+                scope = f"management group {gap.management_group}" + (f"; {scope}" if scope else "")
+            out.append(f'<tr><td class="mono">{esc(gap.resource_type or "-")}</td>'
                        f'<td class="mono">{esc(scope or "-")}</td>'
-                       f'<td>{esc(item.get("reason", ""))}</td></tr>')
+                       f'<td>{esc(gap.reason)}</td></tr>')
         out.append("</tbody></table>")
-    if scan.get("truncated"):
-        out.append("<h3>Truncated queries</h3>" + _list((str(t) for t in scan["truncated"]), ""))
+    if scan.truncated:
+        out.append("<h3>Truncated queries</h3>" + _list(scan.truncated, ""))
     out.append("<h3>Inputs</h3>" + _list(context.inputs, "none"))
     out.append("<h3>Resources by type</h3>" + _count_table("resources-by-type", "evaluated", stats.resources))
     if stats.ignored:

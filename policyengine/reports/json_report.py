@@ -128,7 +128,7 @@ class JsonReporter:
             },
             "notes": stats.notes,
             "rules": [rule_json(r) for r in self.rules],
-            "scan": context.scan,
+            "scan": context.scan.to_json(),
             "waivers": list(context.waivers),
             "baseline": context.baseline,
             "framework": framework_json(summary, context),

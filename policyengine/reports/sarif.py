@@ -322,7 +322,7 @@ def _notification(descriptor: str, level: str, text: str) -> dict[str, Any]:
 def _run_properties(summary: Summary, context: ReportContext) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "inputs": list(context.inputs),
-        "scan": context.scan,
+        "scan": context.scan.to_json(),
         "summary": {
             "verdicts": {v.value: summary.total(v) for v in Verdict},
             "failOn": summary.fail_on.label,

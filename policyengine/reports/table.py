@@ -115,15 +115,16 @@ class TableReporter:
                 write(f"\nnote: {note}")
             if context.stats.notes:
                 write("\n")
+        if context.scan.input_errors:
+            errors = context.scan.input_errors
+            title = f"INPUT ERRORS ({len(errors)}): not judged, everything else was"
+            write("\n" + paint(Verdict.ERROR, title) + "\n")
+            for problem in errors:
+                write(f"  {problem.text()}\n")
         if not context.complete:
-            scan = context.scan
-            missed = [f"{n.get('resourceType')} in {len(n.get('subscriptions') or [])} subscription(s)"
-                      f" or {n.get('managementGroup') or '-'}: {n.get('reason')}"
-                      for n in scan.get("notEvaluated", [])]
-            missed += [f"truncated: {t}" for t in scan.get("truncated", [])]
-            write("\nINCOMPLETE SCAN: " + "; ".join(missed) + "\n")
+            write("\nINCOMPLETE SCAN: " + "; ".join(context.scan.gap_lines()) + "\n")
         ignored = sum(context.stats.ignored.values())
-        what = "declared resources" if context.scan.get("source") == "pre-deployment" else "rows"
+        what = "declared resources" if context.scan.source == "pre-deployment" else "rows"
         write(f"\n{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
               f"from {context.stats.rows} {what} ({ignored} of types no rule reads). ")
         baselined = f" ({summary.baselined} more in the baseline)" if summary.baselined else ""

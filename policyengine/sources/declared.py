@@ -9,6 +9,7 @@ walks it for templates, Bicep files and plans and skips everything else with a n
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -16,10 +17,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policyengine.errors import InputError, Span, UsageError
 from policyengine.records.model import Record
+from policyengine.status import InputProblem
+
+if TYPE_CHECKING:
+    from policyengine.records.assemble import Stats
 
 HEAD = 64 * 1024
 _SKIPPED_DIRS = {".git", "node_modules", ".terraform", "__pycache__", ".venv"}
@@ -76,14 +81,29 @@ class Target:
 class Discovery:
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # files skipped, and why
+    #: Files found that cannot be read at all (each an input error).
+    problems: list[InputProblem] = field(default_factory=list)
+    #: ``--skip-path`` globs.
+    skip: tuple[str, ...] = ()
+
+    def skipped(self, path: Path, root: Path) -> str | None:
+        """The ``--skip-path`` pattern that matches ``path`` (relative to the walked root, or
+        by name alone for a pattern without ``/``), if any."""
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+        for pattern in self.skip:
+            target = path.name if "/" not in pattern.rstrip("/") else rel
+            if fnmatch.fnmatchcase(target, pattern.rstrip("/")):
+                return pattern
+        return None
 
 
-def discover(paths: Sequence[str], *, pre_deployment: bool = False) -> Discovery:
+def discover(paths: Sequence[str], *, pre_deployment: bool = False, skip: Sequence[str] = ()) -> Discovery:
     """The inputs named on the command line: files as they are, directories walked.
 
     ``pre_deployment``: only templates, Bicep files and plans, even among files named
-    explicitly (what a pre-commit hook passes: every staged JSON file)."""
-    found = Discovery()
+    explicitly (what a pre-commit hook passes: every staged JSON file). ``skip``: glob
+    patterns of files and folders a directory walk leaves out."""
+    found = Discovery(skip=tuple(skip))
     for given in paths:
         path = Path(given)
         if given != "-" and path.is_dir():
@@ -146,22 +166,32 @@ class TemplateOptions:
     location: str | None = None
 
 
-def declared_records(targets: Sequence[Target], options: TemplateOptions,
-                     notes: list[str]) -> Iterator[Record]:
-    """The records of every template, Bicep file and plan in ``targets``."""
+def check_options(targets: Sequence[Target], options: TemplateOptions) -> None:
+    """Parameter values given on the command line apply to exactly one template."""
     templates = [t for t in targets if t.kind in (Kind.TEMPLATE, Kind.BICEP)]
     if (options.parameters_file or options.inline) and len(templates) != 1:
         raise UsageError(f"--parameters and -p apply to one template; {len(templates)} templates were "
                          "found (scan them one at a time, or use x.parameters.json beside each x.json)")
-    for target in targets:
-        if target.kind is Kind.PLAN:
-            yield from _plan(target, notes)
-        elif target.kind in (Kind.TEMPLATE, Kind.BICEP):
-            from policyengine.sources.arm.records import template_records
 
-            expansion = expand_target(target, options)
-            notes.extend(expansion.notes)
-            yield from template_records(expansion)
+
+def declared_records(targets: Sequence[Target], options: TemplateOptions, log: Stats) -> Iterator[Record]:
+    """The records of every template, Bicep file and plan in ``targets`` (an unreadable one
+    raises: :class:`policyengine.sources.DeclaredSource` reads each on its own)."""
+    check_options(targets, options)
+    for target in targets:
+        yield from target_records(target, options, log)
+
+
+def target_records(target: Target, options: TemplateOptions, log: Stats) -> Iterator[Record]:
+    """The records one template, Bicep file or plan declares; its notes go to ``log``."""
+    if target.kind is Kind.PLAN:
+        yield from _plan(target, log.notes)
+    elif target.kind in (Kind.TEMPLATE, Kind.BICEP):
+        from policyengine.sources.arm.records import template_records
+
+        expansion = expand_target(target, options)
+        log.notes.extend(expansion.notes)
+        yield from template_records(expansion)
 
 
 def _plan(target: Target, notes: list[str]) -> Iterator[Record]:

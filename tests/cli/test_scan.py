@@ -149,7 +149,9 @@ def test_bad_export_is_located(cli: Cli, write: Write) -> None:
     path = write("bad.ndjson", '{"id": "/subscriptions/s/x"}\n{"id": \n')
     result = cli("scan", str(path))
     assert result.code == 2
-    assert result.err == f"{path}:2:8: invalid JSON: Expecting value\n"
+    assert result.err == (f"{path}:2:8: invalid JSON: Expecting value\n"
+                          "policyengine: 1 input error; everything else was judged; exit code 2\n")
+    assert "INPUT ERRORS (1)" in result.out
 
 
 def test_bad_rules_are_located(cli: Cli, write: Write, tmp_path: Path) -> None:

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from policyengine import ir
-from policyengine.cli.scan import example_path
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.kql.plan import Plan, Query, build_plan
 from policyengine.loading.rules import load_rules
+from policyengine.pipeline import example_path
 from policyengine.records.assemble import assemble
 from policyengine.records.model import Record
-from policyengine.records.reader import open_input
+from policyengine.sources.export import open_input
 from tests.kqloracle import ALL_READINGS, Readings, arg_tables, execute
 from tests.kqloracle.agreement import APPLIES, rebuild, verdict, where_probe
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from policyengine.cli.scan import example_path
+from policyengine.pipeline import example_path
 from tests.azurefake.server import TOKEN, Estate, FakeAzure, Fault
 from tests.conftest import Result
 

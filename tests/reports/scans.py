@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from policyengine import ir
-from policyengine.cli.scan import example_path
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.findings import Evidence, Finding, Verdict, Waiver
 from policyengine.frameworks import framework
 from policyengine.loading.rules import load_rules
+from policyengine.pipeline import example_path
 from policyengine.records.assemble import Stats, assemble
 from policyengine.records.model import Origin
-from policyengine.records.reader import open_input
 from policyengine.reports import ReportContext, Reporter, Summary
 from policyengine.sources.declared import TemplateOptions, declared_records, discover
+from policyengine.sources.export import open_input
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = "examples/templates"
@@ -52,7 +52,7 @@ def templates() -> tuple[Finding, ...]:
     index = RuleIndex(rules())
     with contextlib.chdir(ROOT):
         targets = discover([TEMPLATES]).targets
-        records = declared_records(targets, TemplateOptions(), [])
+        records = declared_records(targets, TemplateOptions(), Stats())
         return tuple(evaluate_records(index, records))
 
 

@@ -28,14 +28,15 @@ import pytest
 
 from policyengine import frameworks, ir
 from policyengine.cli import main
-from policyengine.cli.scan import example_path
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.findings import Evidence, Finding, Verdict, Waiver
 from policyengine.loading.rules import load_rules
+from policyengine.pipeline import example_path
 from policyengine.records.assemble import Stats, assemble
-from policyengine.records.reader import open_input
 from policyengine.reports import ReportContext, Summary, formats, html_report
 from policyengine.reports.html_report import island_json
+from policyengine.sources.export import open_input
+from policyengine.status import Gap, ScanStatus
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page
@@ -259,10 +260,8 @@ def test_passing_findings_past_the_limit_are_counted_not_listed(monkeypatch: pyt
 
 
 def test_an_incomplete_scan_says_what_was_not_evaluated() -> None:
-    scan = {"source": "snapshot", "complete": False, "truncated": ["flexible servers query"],
-            "notEvaluated": [{"resourceType": "microsoft.dbforpostgresql/servers",
-                              "subscriptions": ["s-2", "s-1"], "managementGroup": None,
-                              "reason": "403 <Forbidden>"}]}
+    scan = ScanStatus("snapshot", [Gap("microsoft.dbforpostgresql/servers", "403 <Forbidden>", ("s-2", "s-1"))],
+                      ["flexible servers query"])
     page = render(example_findings()[1], context=ReportContext(("snap.ndjson",), Stats(), scan))
     parse(page)
     assert 'data-complete="false"' in page and "INCOMPLETE" in page

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from policyengine.cli.scan import example_path
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
+from policyengine.pipeline import example_path
 from policyengine.records.assemble import assemble
-from policyengine.records.reader import open_input
 from policyengine.reports.json_report import _Fragments, finding_json
+from policyengine.sources.export import open_input
 
 
 def test_fragments_give_the_same_json_as_plain_serialisation() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from policyengine.findings import Verdict
 from policyengine.reports.common import md_code_block, md_text
 from policyengine.reports.markdown import LIMIT, MarkdownReporter
+from policyengine.status import ScanStatus
 from tests.conftest import Result
 from tests.reports.scans import estate, first, hostile, render, templates, waived
 
@@ -96,7 +97,7 @@ def test_baselined_failures_are_shown_and_said_not_to_count() -> None:
 
 
 def test_an_incomplete_scan_says_what_it_did_not_see() -> None:
-    scan = {"source": "live", "complete": False, "truncated": ["microsoft.dbforpostgresql/servers"]}
+    scan = ScanStatus("live", truncated=["microsoft.dbforpostgresql/servers"])
     text = render(MarkdownReporter, estate(), scan=scan)
     assert text.startswith("## ⚠️ policyengine: incomplete scan; 16 failing")
     assert "- truncated: microsoft.dbforpostgresql/servers" in text

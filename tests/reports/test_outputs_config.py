@@ -35,12 +35,17 @@ def test_output_pairing_errors(cli: Callable[..., Result], tmp_path: Path) -> No
     assert not list(tmp_path.iterdir())
 
 
-def test_a_failed_scan_leaves_no_report(cli: Callable[..., Result], tmp_path: Path,
-                                        write: Callable[[str, str], Path]) -> None:
+def test_an_unreadable_input_is_reported_and_the_report_still_written(
+        cli: Callable[..., Result], tmp_path: Path, write: Callable[[str, str], Path]) -> None:
     bad = write("bad.json", "[{\"id\": ")
     out = tmp_path / "r.json"
-    assert cli("scan", str(bad), "--format", "json", "--output", str(out)).code == 2
-    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+    result = cli("scan", str(bad), str(ROOT / "examples" / "estate.json"), "--format", "json", "--output", str(out))
+    assert result.code == 2
+    doc = json.loads(out.read_text())
+    assert doc["scan"]["inputErrors"] == [{"file": str(bad), "line": 1, "column": 9, "unit": "file",
+                                           "message": "invalid JSON: Expecting value"}]
+    assert doc["summary"]["verdicts"]["fail"] > 0  # the other input was judged
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_configuration_file_drives_the_scan(cli: Callable[..., Result], tmp_path: Path,

@@ -18,6 +18,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from policyengine import ir
 from policyengine.findings import Finding, Verdict
 from policyengine.reports.sarif import FINGERPRINT_KEY, SarifReporter
+from policyengine.status import ScanStatus
 from tests.conftest import Result
 from tests.reports.scans import (
     HOSTILE,
@@ -242,7 +243,7 @@ def test_a_framework_becomes_a_taxonomy_the_rules_relate_to() -> None:
 
 
 def test_an_incomplete_scan_is_not_a_successful_execution() -> None:
-    scan = {"source": "live", "complete": False, "truncated": ["microsoft.dbforpostgresql/servers"]}
+    scan = ScanStatus("live", truncated=["microsoft.dbforpostgresql/servers"])
     (invocation,) = sarif(estate(), scan=scan)["runs"][0]["invocations"]
     assert invocation["executionSuccessful"] is False
     assert "exitCode" not in invocation

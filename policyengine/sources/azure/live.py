@@ -17,7 +17,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import IncompleteEvaluation
@@ -25,6 +25,7 @@ from policyengine.kql.plan import ArmRead, Plan, Query
 from policyengine.records.model import ANNOTATION
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
 from policyengine.sources.azure.graph import BATCH, GraphClient, GraphError
+from policyengine.status import Gap, ScanStatus
 
 SUBSCRIPTIONS_API = "/subscriptions?api-version=2022-12-01"
 WINDOW = 64
@@ -41,25 +42,6 @@ class Scope:
         if self.subscriptions:
             return f"{len(self.subscriptions)} subscription(s)"
         return "every subscription the identity can read"
-
-
-@dataclass
-class ScanStatus:
-    """What a scan could not do. Empty when complete."""
-
-    not_evaluated: list[dict[str, Any]] = field(default_factory=list)
-    truncated: list[str] = field(default_factory=list)
-    unread: int = 0
-    tenant_id: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def complete(self) -> bool:
-        return not self.not_evaluated and not self.truncated
-
-    def to_json(self) -> dict[str, Any]:
-        return {"complete": self.complete, "notEvaluated": self.not_evaluated,
-                "truncated": self.truncated, "unreadChildren": self.unread}
 
 
 def rebuild(query: Query, row: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +96,8 @@ class LiveScan:
         self.scope = scope
         self.concurrency = max(1, concurrency)
         self.progress = progress or (lambda _text: None)
-        self.status = ScanStatus()
+        self.status = ScanStatus("live")
+        self._lock = threading.Lock()
         self._emitted: set[str] = set()
 
     # -- scope ------------------------------------------------------------------------------
@@ -156,10 +139,8 @@ class LiveScan:
                     try:
                         yield from self._query(query, batch, pool)
                     except GraphError as exc:
-                        self.status.not_evaluated.append({
-                            "resourceType": query.resource_type,
-                            "subscriptions": batch or [], "managementGroup": self.scope.management_group,
-                            "reason": str(exc)})
+                        self.status.not_evaluated.append(Gap(
+                            query.resource_type, str(exc), tuple(batch or ()), self.scope.management_group))
         self.status.truncated = list(self.graph.stats.truncated)
 
     def _query(self, query: Query, batch: list[str] | None,
@@ -211,8 +192,8 @@ class LiveScan:
                 raise
             except ArmError as exc:
                 unread[read.related_type.lower()] = f"not read: {exc}"
-                with self.status.lock:
-                    self.status.unread += 1
+                with self._lock:
+                    self.status.unread_children += 1
                 continue
             children += found
             missing = {n.lower() for n in read.names} - {str(c.get("name", "")).lower() for c in found}
@@ -232,4 +213,4 @@ class LiveScan:
         return [self.arm.get(fill(url)) for url in read.urls()]
 
 
-__all__: Sequence[str] = ["LiveScan", "ScanStatus", "Scope", "rebuild"]
+__all__: Sequence[str] = ["LiveScan", "Scope", "rebuild"]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple
 
 from policyengine.errors import InputError, Span
+from policyengine.status import InputProblem, Unit
 
 #: The first NDJSON line of a snapshot written by policyengine carries this key.
 HEADER_KEY = "$policyengine"
@@ -52,6 +53,9 @@ class Input:
     header: dict[str, Any]
     rows: Iterator[Row]
     skip: Callable[[str], str | None] | None = None
+    #: Rows that could not be used, each with its line and reason: the input goes on without
+    #: them. (An error that ends the file is raised from ``rows``.)
+    problems: list[InputProblem] = field(default_factory=list)
 
 
 _decoder = json.JSONDecoder()
@@ -199,12 +203,23 @@ def _table_rows(table: Any, name: str, line: int) -> Iterator[tuple[Any, int]]:
         yield dict(zip(names, values, strict=True)), line
 
 
-def _checked(value: Any, line: int, name: str) -> Row:
+def _row_problem(value: Any) -> str | None:
+    """Why a decoded row cannot be used, or None."""
     if not isinstance(value, dict):
-        raise InputError(f"a row must be a JSON object, found {type(value).__name__}", Span(name, line))
+        return f"a row must be a JSON object, found {type(value).__name__}"
     if not isinstance(value.get("id"), str) or not value["id"].startswith("/"):
-        raise InputError("a row needs an 'id' (an ARM resource id starting with '/')", Span(name, line))
-    return Row(value, line)
+        return "a row needs an 'id' (an ARM resource id starting with '/')"
+    return None
+
+
+def _checked(pairs: Iterable[tuple[Any, int]], name: str, inp: Input) -> Iterator[Row]:
+    """The usable rows of ``pairs``; each other row is an input error of its own."""
+    for value, line in pairs:
+        problem = _row_problem(value)
+        if problem is None:
+            yield Row(value, line)
+        else:
+            inp.problems.append(InputProblem(Span(name, line, 1), problem, Unit.ROW))
 
 
 _ID_PREFIXES = ('{"id": "', '{"id":"')
@@ -238,10 +253,14 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
             if isinstance(value[HEADER_KEY], dict):
                 inp.header.update(value[HEADER_KEY])
             continue
-        yield _checked(value, lineno, name)
+        problem = _row_problem(value)
+        if problem is None:
+            yield Row(value, lineno)
+        else:
+            inp.problems.append(InputProblem(Span(name, lineno, 1), problem, Unit.ROW))
 
 
-def _document(handle: IO[str], name: str, first: str, lineno: int) -> Iterator[Row]:
+def _document(handle: IO[str], name: str, first: str, lineno: int, inp: Input) -> Iterator[Row]:
     """A (possibly pretty-printed) JSON array or ``{"data": [...]}`` document, streamed."""
     stream = JsonStream(handle, name)
     stream.buf = first
@@ -253,8 +272,7 @@ def _document(handle: IO[str], name: str, first: str, lineno: int) -> Iterator[R
         pairs = stream.object_rows()
     else:
         raise stream.error("not JSON: expected an array, an object or NDJSON rows", 0)
-    for value, line in pairs:
-        yield _checked(value, line, name)
+    yield from _checked(pairs, name, inp)
     if stripped.startswith("[") and stream.skip_ws():
         raise stream.error("invalid JSON: extra data after the array", stream.pos)
 
@@ -297,11 +315,11 @@ def read_input(handle: IO[str], name: str) -> Input:
     elif isinstance(head, dict) and "data" in head and "id" not in head:
         data = head["data"]
         pairs = ((v, lineno + 1) for v in data) if isinstance(data, list) else _table_rows(data, name, 1)
-        rows = (_checked(value, line, name) for value, line in pairs)
+        rows = _checked(pairs, name, inp)
     elif head is not None:
         rows = _ndjson(handle, name, first, lineno, inp)
     else:
-        rows = _document(handle, name, first, lineno + 1)
+        rows = _document(handle, name, first, lineno + 1, inp)
     inp.rows = _guarded(rows, name)
     return inp
 

@@ -1,0 +1,248 @@
+"""The scan pipeline, in named stages: options → rules → sources → evaluate → report → exit code.
+
+The command line only parses and hands over (:func:`policyengine.cli.scan.run_scan`); this
+module does the work, so ``explain`` and the tests drive the same stages. Errors belong to
+the smallest unit that has them: a source that cannot read a file, row or resource records
+an input error and goes on, the reports are written with the errors in them, and only then
+does the exit code say 2 (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from itertools import chain
+from pathlib import Path
+
+from policyengine import frameworks, ir
+from policyengine.baseline import load_baseline, mark
+from policyengine.config import Config, Output, find_config, load_config
+from policyengine.errors import InputError, UsageError
+from policyengine.evaluator import RuleIndex, evaluate_records
+from policyengine.loading.rules import load_rules
+from policyengine.records.assemble import Stats
+from policyengine.records.model import Record
+from policyengine.sources import DeclaredSource, ExportSource, Source, combined_status
+from policyengine.sources.declared import Kind, TemplateOptions, discover
+from policyengine.sources.export import open_input
+from policyengine.status import InputProblem, ScanStatus, sorted_problems
+
+EXAMPLE = "estate.json"
+#: Input errors printed on stderr (all of them are in the reports).
+SHOWN_ERRORS = 10
+
+
+def example_path() -> str:
+    return str(resources.files("policyengine") / "data" / "examples" / EXAMPLE)
+
+
+# -- stage 1: options --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything a scan is asked to do: the command line merged over the configuration file
+    once, here, so no later stage reads either."""
+
+    paths: tuple[str, ...] = ()
+    rule_dirs: tuple[str, ...] = ()
+    bundled_rules: bool = True
+    rule_ids: tuple[str, ...] = ()
+    outputs: tuple[Output, ...] = (Output("table"),)
+    fail_on: ir.Severity = ir.Severity.INFO
+    fail_on_unknown: bool = False
+    waivers: tuple[str, ...] = ()
+    baseline: str | None = None
+    framework: str | None = None
+    templates: TemplateOptions = field(default_factory=TemplateOptions)
+    pre_deployment: bool = False
+    skip_paths: tuple[str, ...] = ()
+    allow_incomplete: bool = False
+    verbose: bool = False
+    quiet: bool = False
+    #: ``--azure``: the parsed live-scan options (the live source reads them).
+    live: argparse.Namespace | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, config: Config | None = None) -> ScanOptions:
+        from policyengine.cli.outputs import pair
+
+        config = config or Config()
+        outputs = (pair(args.format, args.output) if (args.format or args.output)
+                   else list(config.outputs) or [Output("table")])
+        return cls(
+            paths=tuple(args.paths or config.paths),
+            rule_dirs=tuple(args.rules or config.rules),
+            bundled_rules=not args.no_bundled_rules and config.bundled_rules,
+            rule_ids=tuple(getattr(args, "rule", ())),
+            outputs=tuple(outputs),
+            fail_on=ir.Severity.parse(args.fail_on or config.fail_on or "info"),
+            fail_on_unknown=bool(args.fail_on_unknown or config.fail_on_unknown),
+            waivers=tuple(args.waivers or config.waivers),
+            baseline=args.baseline or config.baseline,
+            framework=args.framework or config.framework,
+            templates=template_options(args),
+            pre_deployment=bool(getattr(args, "pre_deployment", False)),
+            skip_paths=tuple(getattr(args, "skip_path", ()) or ()) + config.skip_paths,
+            allow_incomplete=bool(getattr(args, "allow_incomplete", False)),
+            verbose=bool(getattr(args, "verbose", False)),
+            quiet=bool(getattr(args, "quiet", False)),
+            live=args if getattr(args, "azure", False) else None,
+        )
+
+
+def load_scan_config(args: argparse.Namespace) -> Config:
+    path = find_config(getattr(args, "config", None))
+    return load_config(path) if path is not None else Config()
+
+
+def template_options(args: argparse.Namespace) -> TemplateOptions:
+    return TemplateOptions(Path(args.parameters) if args.parameters else None, args.inline_parameters,
+                           resource_group=args.resource_group, location=args.location)
+
+
+# -- stage 2: rules ----------------------------------------------------------------------------
+
+def pick_rules(rule_dirs: Sequence[str], bundled: bool, wanted: Sequence[str]) -> tuple[ir.Rule, ...]:
+    """The rules to evaluate: the directories' and the bundled ones, narrowed to ``wanted``."""
+    rules = load_rules([Path(p) for p in rule_dirs], include_bundled=bundled)
+    if wanted:
+        by_id = {r.id.lower(): r for r in rules}
+        unknown = [w for w in wanted if w.lower() not in by_id]
+        if unknown:
+            raise UsageError(f"unknown rule id: {', '.join(unknown)} (see `policyengine rules list`)")
+        rules = tuple(r for r in rules if r.id.lower() in {w.lower() for w in wanted})
+    if not rules:
+        raise UsageError("no rules to evaluate")
+    return rules
+
+
+def selected_rules(args: argparse.Namespace, config: Config | None = None) -> tuple[ir.Rule, ...]:
+    """The rules a command's ``--rules``, ``--no-bundled-rules`` and ``--rule`` ask for."""
+    return pick_rules(list(args.rules) or list(config.rules if config else ()),
+                      not args.no_bundled_rules and (config.bundled_rules if config else True),
+                      getattr(args, "rule", []))
+
+
+# -- stage 3: sources --------------------------------------------------------------------------
+
+def open_sources(options: ScanOptions, rules: tuple[ir.Rule, ...]) -> list[Source]:
+    """The sources the options name: live Azure, or the files and directories given (with no
+    path, the bundled example estate, which stderr mentions)."""
+    if options.live is not None:
+        if options.paths:
+            raise UsageError("give export files or --azure, not both")
+        from policyengine.sources.azure.session import open_live
+
+        return [open_live(options.live, rules)]
+    return file_sources(options)
+
+
+def file_sources(options: ScanOptions) -> list[Source]:
+    """Exports opened as streams, and the templates, Bicep files and plans to expand. With
+    ``--pre-deployment`` finding nothing is fine; otherwise it is a usage error."""
+    paths = list(options.paths)
+    if not paths:
+        paths = [example_path()]
+        if not options.quiet:
+            print(f"policyengine: no PATH given: scanning the bundled example estate (examples/{EXAMPLE})",
+                  file=sys.stderr)
+    shown = {example_path(): f"examples/{EXAMPLE}"}
+    found = discover(paths, pre_deployment=options.pre_deployment, skip=options.skip_paths)
+    verbose(options, found.notes)
+    sources: list[Source] = []
+    exports = [t for t in found.targets if t.kind is Kind.EXPORT]
+    declared = [t for t in found.targets if t.kind is not Kind.EXPORT]
+    problems: list[InputProblem] = list(found.problems)
+    if exports:
+        inputs = []
+        for target in exports:
+            try:
+                inputs.append(open_input(str(target.path), shown.get(str(target.path), target.shown)))
+            except InputError as exc:  # this file only: the others are still read
+                problems.append(InputProblem.of(exc, file=target.shown))
+        sources.append(ExportSource(inputs, problems))
+    if declared:
+        sources.append(DeclaredSource(declared, options.templates))
+    if not sources and problems:
+        sources.append(ExportSource([], problems))
+    if not sources and not options.pre_deployment:
+        raise UsageError(f"no templates, Bicep files, plans or exports found in {', '.join(paths)}")
+    return sources
+
+
+def read_records(sources: Sequence[Source], index: RuleIndex, log: Stats) -> Iterator[Record]:
+    """Every record of every source, in order."""
+    wanted = index.wanted()
+    return chain.from_iterable(source.records(wanted, log) for source in sources)
+
+
+def verbose(options: ScanOptions, notes: Sequence[str]) -> None:
+    if options.verbose:
+        for note in notes:
+            print(f"policyengine: {note}", file=sys.stderr)
+
+
+# -- stages 4-6: evaluate, report, exit code ---------------------------------------------------
+
+def run(options: ScanOptions) -> int:
+    """Run a scan from options to exit code."""
+    from policyengine.cli.outputs import Outputs
+    from policyengine.reports import ReportContext, Summary, reporter_factory
+    from policyengine.waivers import WaiverBook, load_waivers
+
+    rules = pick_rules(options.rule_dirs, options.bundled_rules, options.rule_ids)
+    chosen = frameworks.framework(rules, options.framework) if options.framework else None
+    waivers = WaiverBook(load_waivers([Path(w) for w in options.waivers]))
+    baseline = load_baseline(Path(options.baseline)) if options.baseline else frozenset()
+    sources = open_sources(options, rules)
+    if not sources:
+        print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
+        return 0
+    index = RuleIndex(rules)
+    summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown)
+    log = Stats()
+    outputs = Outputs(options.outputs)
+    try:
+        reporters = [reporter_factory(o.format)(o.handle, rules) for o in outputs.open]
+        for raw in evaluate_records(index, read_records(sources, index, log)):
+            finding = waivers.apply(mark(raw, baseline))
+            summary.add(finding)
+            for reporter in reporters:
+                reporter.add(finding)
+        status = combined_status(sources)
+        status.input_errors = sorted_problems([*status.input_errors, *log.errors])
+        names = tuple(name for source in sources for name in source.names)
+        context = ReportContext(names, log, status, chosen, waivers.report(), options.baseline,
+                                quiet=options.quiet)
+        for reporter in reporters:
+            reporter.finish(summary, context)
+    except BaseException:
+        outputs.abort()
+        raise
+    outputs.commit()
+    for warning in waivers.warnings():
+        print(f"policyengine: {warning}", file=sys.stderr)
+    if any(o.format != "table" or o.file for o in options.outputs):
+        verbose(options, log.notes)  # a table on the terminal lists the notes itself
+    return exit_code(status, summary.exit_code, options)
+
+
+def exit_code(status: ScanStatus, findings: int, options: ScanOptions) -> int:
+    """2 for input errors, 3 for an incomplete scan (unless allowed), else the findings'
+    code; each non-zero code but the findings' is explained on stderr."""
+    if status.input_errors:
+        for problem in status.input_errors[:SHOWN_ERRORS]:
+            print(problem.text(), file=sys.stderr)
+        count = len(status.input_errors)
+        more = f" ({count - SHOWN_ERRORS} more in the report)" if count > SHOWN_ERRORS else ""
+        print(f"policyengine: {count} input error{'s' if count > 1 else ''}{more}; everything else was "
+              "judged; exit code 2", file=sys.stderr)
+        return 2
+    if not status.complete and not options.allow_incomplete:
+        print("policyengine: the scan is incomplete (see the report); exit code 3 "
+              "(--allow-incomplete to exit by the findings)", file=sys.stderr)
+        return 3
+    return findings
