@@ -23,6 +23,7 @@ from policyengine.config import Config, Output, find_config, load_config
 from policyengine.errors import InputError, UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
+from policyengine.missing import MissingData
 from policyengine.records.assemble import Stats
 from policyengine.records.model import Record
 from policyengine.sources import DeclaredSource, ExportSource, Source, combined_status
@@ -204,16 +205,19 @@ def run(options: ScanOptions) -> int:
     index = RuleIndex(rules)
     summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown)
     log = Stats()
+    missing = MissingData()
     outputs = Outputs(options.outputs)
     try:
         reporters = [reporter_factory(o.format)(o.handle, rules) for o in outputs.open]
         for raw in evaluate_records(index, read_records(sources, index, log)):
             finding = waivers.apply(mark(raw, baseline))
             summary.add(finding)
+            missing.add(finding)
             for reporter in reporters:
                 reporter.add(finding)
         status = combined_status(sources)
         status.input_errors = sorted_problems([*status.input_errors, *log.errors])
+        status.missing = missing.result()
         names = tuple(name for source in sources for name in source.names)
         context = ReportContext(names, log, status, chosen, waivers.report(), options.baseline,
                                 quiet=options.quiet)
@@ -227,6 +231,9 @@ def run(options: ScanOptions) -> int:
         print(f"policyengine: {warning}", file=sys.stderr)
     if any(o.format != "table" or o.file for o in options.outputs):
         verbose(options, log.notes)  # a table on the terminal lists the notes itself
+    if not options.quiet:
+        for line in missing.lines():
+            print(f"policyengine: {line}" if not line.startswith(" ") else line, file=sys.stderr)
     return exit_code(status, summary.exit_code, options)
 
 

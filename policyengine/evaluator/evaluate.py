@@ -17,6 +17,7 @@ so evaluating a record does no dispatch on node types and no lookups in the oper
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,9 +77,22 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
                   "is set outside this template or plan, so it is known only once deployed")
     elif reason is None:
         owner = "the subscription's" if rel.scope is ir.Scope.SUBSCRIPTION else "the resource's"
-        reason = (f"not read: {owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' is not in "
-                  "the input, though Azure always has one")
+        reason = f"not read: {owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' {NOT_IN_INPUT}"
     return _Related(MISSING, False, reason)
+
+
+#: How an unknown verdict's note ends when the input simply lacked related data that Azure
+#: always has (not a denied read, not a value known only at deployment): the scan then says
+#: what was missing and how to collect it (:func:`missing_type`).
+NOT_IN_INPUT = "is not in the input, though Azure always has one"
+_MISSING_NOTE = re.compile(r"not read: the (?:resource's|subscription's) (\S+) '[^']*' " + re.escape(NOT_IN_INPUT))
+
+
+def missing_type(note: str | None) -> str | None:
+    """The related type (``flexibleServers/configurations``) that a note says the input
+    lacked, or None for any other note."""
+    found = _MISSING_NOTE.search(note or "")
+    return found.group(1) if found else None
 
 
 class Context:

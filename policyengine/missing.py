@@ -1,0 +1,86 @@
+"""Data the rules read that the input did not hold, said out loud.
+
+An export without server parameters or ATP settings leaves the rules that read them
+``unknown`` on every server: correct, but a user who sees "0 fail" may take it for a pass.
+:class:`MissingData` tallies, while findings stream past, which related data was absent
+from the input (Azure always has it) and for how many resources, and names the one
+command that would collect it: ``policyengine collect --azure``, which reads what Resource
+Graph cannot see from ARM (docs/architecture.md, "Missing data").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policyengine.evaluator.evaluate import missing_type
+from policyengine.findings import Finding, Verdict
+from policyengine.records.model import subscription_of
+from policyengine.status import Missing
+
+#: What people call the related data the bundled rules read, by lower-case type suffix.
+_NAMES = {
+    "flexibleservers/configurations": "server parameters (flexibleServers/configurations)",
+    "flexibleservers/advancedthreatprotectionsettings":
+        "threat protection settings (flexibleServers/advancedThreatProtectionSettings)",
+    "servers/securityalertpolicies": "threat detection policies (servers/securityAlertPolicies)",
+    "servers/configurations": "server parameters (servers/configurations)",
+    "pricings": "Defender plans (Microsoft.Security/pricings)",
+}
+#: Subscriptions named in the suggested command; more are left to a management group.
+MAX_NAMED = 5
+
+
+@dataclass
+class _Tally:
+    resources: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
+    subscriptions: set[str] = field(default_factory=set)
+
+
+class MissingData:
+    """Feed it every finding (:meth:`add`); :meth:`result` says what was missing."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, _Tally] = {}
+        self.subscriptions: set[str] = set()
+
+    def add(self, finding: Finding) -> None:
+        if finding.verdict is not Verdict.UNKNOWN:
+            return
+        for evidence in finding.evidence:
+            related = missing_type(evidence.note)
+            if related is None:
+                continue
+            tally = self.by_type.get(related.lower())
+            if tally is None:
+                tally = self.by_type[related.lower()] = _Tally()
+            tally.resources.add(finding.resource_id.lower())
+            tally.rules.add(finding.rule.id)
+            subscription = subscription_of(finding.resource_id)
+            if subscription:
+                tally.subscriptions.add(subscription.lower())
+                self.subscriptions.add(subscription.lower())
+
+    def result(self) -> list[Missing]:
+        return [Missing(_NAMES.get(rtype, rtype), len(tally.resources), tuple(sorted(tally.rules)),
+                        collect_command(tally.subscriptions))
+                for rtype, tally in sorted(self.by_type.items())]
+
+    def lines(self) -> list[str]:
+        """What to print on stderr: each kind of data missing, then one command for all."""
+        if not self.by_type:
+            return []
+        out = ["the input lacks data the rules read, so these verdicts are unknown:"]
+        out += [f"  {m.what}: {m.resources} resource(s), {', '.join(m.rules)}" for m in self.result()]
+        out.append(f"  to collect it: {collect_command(self.subscriptions)}")
+        return out
+
+
+def collect_command(subscriptions: set[str]) -> str:
+    """``policyengine collect`` for these subscriptions, then the scan of what it wrote."""
+    named = sorted(subscriptions)
+    scope = " ".join(f"--subscription {s}" for s in named[:MAX_NAMED])
+    if len(named) > MAX_NAMED or not named:
+        scope = "--management-group <group>" if named else ""
+    command = f"policyengine collect --azure {scope} -o snapshot.ndjson".replace("  ", " ")
+    return f"{command} && policyengine scan snapshot.ndjson"
