@@ -85,7 +85,8 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
 #: always has (not a denied read, not a value known only at deployment): the scan then says
 #: what was missing and how to collect it (:func:`missing_type`).
 NOT_IN_INPUT = "is not in the input, though Azure always has one"
-_MISSING_NOTE = re.compile(r"not read: the (?:resource's|subscription's) (\S+) '[^']*' " + re.escape(NOT_IN_INPUT))
+_MISSING_NOTE = re.compile(r"not read: the (?:resource's|subscription's) (\S+) '[^']*' "
+                           + re.escape(NOT_IN_INPUT))
 
 
 def missing_type(note: str | None) -> str | None:
