@@ -1,6 +1,6 @@
 """The command line. ``main(argv) -> int`` returns the exit code, so tests call it directly.
 
-Exit codes (DESIGN.md §4): 0 nothing failing at or above ``--fail-on``; 1 findings at or
+Exit codes (docs/architecture.md, "Exit codes"): 0 nothing failing at or above ``--fail-on``; 1 findings at or
 above it (or failing rule tests); 2 bad usage, invalid rules or unreadable input; 3 the
 evaluation could not complete.
 """

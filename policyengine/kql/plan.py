@@ -15,7 +15,7 @@ Each query
   as a column named by its path (``['properties.state']``), so the client can rebuild the
   resource for the Python evaluator.
 
-DESIGN.md §1: ARG tables and limits; the query-language page lists the operators ARG allows
+docs/architecture.md, "Azure facts": ARG tables and limits; the query-language page lists the operators ARG allows
 (https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
 """
 

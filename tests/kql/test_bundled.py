@@ -1,5 +1,5 @@
 """The queries of the bundled rules pass Microsoft's KQL parser, the binder against the ARG
-tables, Kusto's analyzers and ARG's rules, with no error and no warning (DESIGN.md §6)."""
+tables, Kusto's analyzers and ARG's rules, with no error and no warning (docs/architecture.md, "Bars")."""
 
 from __future__ import annotations
 

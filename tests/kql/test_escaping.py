@@ -1,4 +1,4 @@
-"""No value from a rule can change a query's structure (DESIGN.md §6, STYLE.md habit 4).
+"""No value from a rule can change a query's structure (docs/architecture.md, "Bars").
 
 Hostile strings — quotes, backslashes, ``|``, line breaks, comment openers, brackets, control
 characters, U+2028, non-BMP characters, the empty string — are compiled (a) as comparison

@@ -1,5 +1,5 @@
 """Live Azure: Resource Graph queries and ARM reads with the real Azure SDK clients.
 
 Nothing here is imported by an offline scan or ``--help``: the CLI imports it only for
-``--azure`` (DESIGN.md §6: start-up imports no Azure SDK).
+``--azure`` (docs/architecture.md, "Bars": start-up imports no Azure SDK).
 """
