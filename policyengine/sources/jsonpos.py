@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import json.decoder
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 from policyengine.errors import InputError, Span
 
 MAX_DEPTH = 256
+#: Longer integers are refused (a 64-bit integer has at most 19 digits).
+MAX_DIGITS = 100
 
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.S)
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
@@ -130,7 +133,7 @@ def loads(text: str, file: str) -> Any:
         else:
             m = _NUMBER.match(text, pos)
             if m:
-                value = float(m.group()) if m.group(1) or m.group(2) else int(m.group())
+                value = _number(m, fail)
                 pos = m.end()
             else:
                 word = re.match(r"[A-Za-z]+", text[pos:pos + 8])
@@ -175,6 +178,22 @@ def loads(text: str, file: str) -> Any:
                 continue
             expected = "',' or '}'" if closer == "}" else "',' or ']'"
             raise fail(pos, f"expected {expected}")
+
+
+def _number(match: re.Match[str], fail: Callable[[int, str], InputError]) -> int | float:
+    """A JSON number, refused where no consumer could hold it: an integer of more digits than
+    Python converts (4300: https://docs.python.org/3/library/stdtypes.html#int-max-str-digits;
+    ARM's own integers are 64-bit), or a float that overflows to infinity (``1e400``), which
+    no JSON writer may emit back."""
+    text = match.group()
+    if match.group(1) or match.group(2):
+        value = float(text)
+        if math.isinf(value):
+            raise fail(match.start(), f"number out of range: {text[:20]}")
+        return value
+    if len(text) > MAX_DIGITS:
+        raise fail(match.start(), f"number out of range: an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
 
 
 def _key(text: str, pos: int, stack: list[tuple[Any, str | None]],
