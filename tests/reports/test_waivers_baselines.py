@@ -50,7 +50,9 @@ def test_a_waiver_turns_a_failure_into_waived(cli: Callable[..., Result], write:
     assert doc["summary"]["verdicts"]["waived"] == 1
     assert doc["summary"]["verdicts"]["fail"] == 3
     assert doc["waivers"][0]["status"] == "applied" and doc["waivers"][0]["matched"] == 1
-    assert err == "policyengine: no PATH given: scanning the bundled example estate (examples/estate.json)\n"
+    assert err.startswith("policyengine: no PATH given: scanning the bundled example estate "
+                          "(examples/estate.json)\n")
+    assert "waiver" not in err
 
 
 def test_waiving_every_failure_makes_the_exit_code_0(cli: Callable[..., Result],
