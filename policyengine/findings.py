@@ -90,7 +90,9 @@ class Evidence:
 def fingerprint(rule_id: str, resource_id: str) -> str:
     """Stable across runs and verdicts: the same rule on the same resource, whatever casing
     the resource id came with."""
-    digest = hashlib.sha256(f"{rule_id}\x1f{resource_id.lower()}".encode()).hexdigest()
+    # surrogatepass: an id with a lone surrogate (from hostile input) still has a fingerprint;
+    # every other id encodes as plain UTF-8, so fingerprints are unchanged.
+    digest = hashlib.sha256(f"{rule_id}\x1f{resource_id.lower()}".encode("utf-8", "surrogatepass")).hexdigest()
     return digest[:32]
 
 

@@ -1,10 +1,19 @@
-"""What the SARIF, JUnit, CSV and Markdown reports share: the order findings are listed in,
-where a finding is, what it saw and how to fix it, and text made safe to embed."""
+"""What the report formats share: the order findings are listed in, where a finding is, what
+it saw and how to fix it, the exit code a report states, and text made safe to embed.
+
+Text from the input (resource ids, values, file names, even a custom rule's title) is hostile
+until it has gone through one of the functions at the end of this module: :func:`visible`
+for documents, :func:`terminal` for a terminal, :func:`json_text` for JSON and :func:`md_text`
+for Markdown (docs/architecture.md, "Reports").
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections import Counter
+from typing import Any
 
 from policyengine import ir
 from policyengine.errors import Span
@@ -12,6 +21,10 @@ from policyengine.findings import Finding, Verdict
 from policyengine.frameworks import Control, Framework, status
 from policyengine.reports import Summary
 from policyengine.status import ScanStatus
+
+#: Input errors a report for people (the table, Markdown) lists before it says how many more
+#: there are: a broken export can have a bad row per line.
+SHOWN_PROBLEMS = 50
 
 #: The verdicts that need someone's attention (waived: accepted, but still a known failure).
 ATTENTION = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED)
@@ -22,9 +35,23 @@ ATTENTION = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED)
 _NOT_A_PATH = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]+:|[<(]|-$)")
 
 # Characters XML 1.0 forbids even as character references (C0 controls but tab, newline and
-# carriage return; lone surrogates; U+FFFE and U+FFFF), which also garble a Markdown table
-# or a terminal: https://www.w3.org/TR/xml/#charsets
-_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# carriage return; lone surrogates, which no UTF-8 file can hold; U+FFFE and U+FFFF), which
+# also garble a Markdown table or a terminal (https://www.w3.org/TR/xml/#charsets), and the C1
+# controls U+0080-U+009F, which XML merely discourages but a terminal may obey: U+009B is CSI,
+# as ESC [ is.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# What a terminal must not receive raw besides: tab and carriage return (which move the
+# cursor, so a value could hide what was written before it on the line), the Unicode line and
+# paragraph separators, and the bidirectional overrides and isolates, which reorder what is
+# shown ("Trojan Source", CVE-2021-42574). A newline too, where one line is expected.
+_TERMINAL = "\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff"
+_TERMINAL_TEXT = re.compile(f"[{_TERMINAL}]")
+_TERMINAL_LINE = re.compile(f"[\n{_TERMINAL}]")
+# What JSON allows raw in a string but a reader may not: lone surrogates (no UTF-8 file can
+# hold one, so ``json.dumps(ensure_ascii=False)`` would make the report unwritable), DEL and
+# the C1 controls (a terminal showing the file), and U+2028/U+2029 (line ends to JavaScript
+# before ES2019). Each is written as its ``\uXXXX`` escape, which reads back as the same string.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def finding_order(finding: Finding) -> tuple[str, str, str, int, int]:
@@ -76,6 +103,16 @@ def incomplete_lines(scan: ScanStatus) -> list[str]:
     return scan.gap_lines() or ["the scan did not see everything it was asked to"]
 
 
+def exit_code(summary: Summary, scan: ScanStatus) -> int | None:
+    """The exit code a report can state: 2 when there are input errors (whatever else, as
+    the scan pipeline decides: docs/architecture.md, "Input errors"); the findings' code for a
+    complete scan; None for an incomplete one, whose code depends on ``--allow-incomplete``,
+    which a report is not told."""
+    if scan.input_errors:
+        return 2
+    return summary.exit_code if scan.complete else None
+
+
 def remediation_lines(rule: ir.Rule) -> list[str]:
     """How to fix a failure of ``rule``: what to do, then where in the portal, then the CLI."""
     remediation = rule.metadata.remediation
@@ -101,14 +138,67 @@ def control_ids(rule: ir.Rule, framework: Framework) -> tuple[str, ...]:
 
 
 def visible(text: str) -> str:
-    """``text`` with the characters XML 1.0 forbids written as ``\\xNN`` / ``\\uNNNN``: a
-    hostile resource name stays readable and cannot break the document around it."""
+    """``text`` with the characters XML 1.0 forbids, and the C1 controls, written as
+    ``\\xNN`` / ``\\uNNNN``: a hostile resource name stays readable, cannot break the
+    document around it, and can be written to a UTF-8 file (a lone surrogate cannot)."""
     return _INVISIBLE.sub(_escape_char, text)
+
+
+def terminal(text: str, *, one_line: bool = False) -> str:
+    """``text`` made safe to print on a terminal: no escape sequence (ESC, CSI, OSC), no
+    cursor movement, no reordering; with ``one_line``, no line break either, so a value
+    cannot fake a line of the report."""
+    return (_TERMINAL_LINE if one_line else _TERMINAL_TEXT).sub(_escape_char, text)
 
 
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible_json(value: Any) -> Any:
+    """A JSON-shaped value with every string (keys too) passed through :func:`visible` and
+    every non-finite float through :func:`finite`: for a page that shows the values."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {visible_json(k): visible_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [visible_json(v) for v in value]
+    return finite(value)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with each non-finite float, at any depth, as the string JavaScript would
+    print (``NaN``, ``Infinity``, ``-Infinity``): JSON has no such numbers, and a bare
+    ``NaN`` makes the whole document unreadable to a strict parser. An input's ``1e400``
+    arrives here as infinity."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {finite(k): finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any, *, indent: int | None = None,
+              separators: tuple[str, str] | None = None) -> str:
+    """``value`` as strict JSON with sorted keys: non-ASCII text as itself, but the
+    characters of :data:`_JSON_RAW` escaped, and non-finite floats as strings."""
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False, indent=indent,
+                          separators=separators)
+    except ValueError:  # a NaN or an infinity somewhere: rare, so the value is walked only then
+        text = json.dumps(finite(value), sort_keys=True, ensure_ascii=False, allow_nan=False,
+                          indent=indent, separators=separators)
+    return _JSON_RAW.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 # Markdown, for the Markdown report and SARIF's help.markdown.
@@ -117,13 +207,19 @@ def _escape_char(match: re.Match[str]) -> str:
 # inside a code span, so it is escaped everywhere: https://github.github.com/gfm/#tables-extension-
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~#!])")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# GitHub turns ``@name`` and ``@org/team`` into a mention, and notifies them, wherever an ``@``
+# that follows no letter, digit or underscore is followed by a letter or digit. It finds them
+# in the rendered text, after backslash escapes and entities are decoded, so neither stops it
+# (html-pipeline's MentionFilter); a zero-width joiner after the ``@`` does, and is not seen.
+# Code spans and blocks are never searched, so md_code_block needs none.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
 
 
 def md_text(text: str) -> str:
     """``text`` as literal Markdown on one line (for a table cell or a list item): Markdown
     punctuation backslash-escaped, HTML metacharacters as entities (a value can open no
-    tag), line breaks as ``<br>``."""
-    escaped = _MARKDOWN.sub(r"\\\1", visible(text))
+    tag), an @mention made inert, line breaks as ``<br>``."""
+    escaped = _MARKDOWN.sub(r"\\\1", _MENTION.sub("@\u200d", visible(text)))
     escaped = "".join(_HTML.get(c, c) for c in escaped)
     return "<br>".join(line.strip() for line in escaped.strip().splitlines())
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections import Counter
 from importlib import resources
 from typing import IO, Any
@@ -27,14 +26,9 @@ from policyengine import __version__, ir
 from policyengine.errors import Span
 from policyengine.findings import VERDICT_ORDER, Finding, Verdict
 from policyengine.reports import ReportContext, Summary
-from policyengine.reports.html_sections import (
-    LABELS,
-    controls_section,
-    esc,
-    rules_section,
-    scan_section,
-    summary_section,
-)
+from policyengine.reports.common import json_text, visible_json
+from policyengine.reports.html_scan import not_judged_section, scan_section
+from policyengine.reports.html_sections import LABELS, controls_section, esc, rules_section, summary_section
 from policyengine.reports.json_report import rule_json
 from policyengine.reports.table import short_resource
 
@@ -65,11 +59,10 @@ def content_security_policy(style: str, script: str) -> str:
 
 def island_json(value: Any) -> str:
     """JSON safe inside ``<script type="application/json">``: no ``<`` (so no ``</script>`` or
-    ``<!--``), no ``>`` or ``&``, and U+2028/U+2029 escaped. Each is a JSON string escape, so
-    ``JSON.parse`` reads the same value back."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    ``<!--``), no ``>`` or ``&``, U+2028/U+2029 and lone surrogates escaped, no ``NaN``. Each is
+    a JSON string escape, so ``JSON.parse`` reads the same value back."""
+    text = json_text(value, separators=(",", ":"))  # U+2028, U+2029 and lone surrogates escaped there
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def subscription_label(finding: Finding) -> str:
@@ -136,6 +129,9 @@ class HtmlReporter:
         write(self._header(summary, context))
         write("<main>\n")
         write(summary_section(summary, context, self.subscriptions) + "\n")
+        not_judged = not_judged_section(context.scan)
+        if not_judged:
+            write(not_judged + "\n")
         if context.framework is not None:
             write(controls_section(context.framework, summary) + "\n")
         write(self._findings_section(findings) + "\n")
@@ -143,17 +139,20 @@ class HtmlReporter:
         write(scan_section(summary, context) + "\n")
         write(f'<p class="muted">Written by policyengine {esc(__version__)}. The report holds no '
               "generation time: the same findings give the same file.</p>\n</main>\n")
+        # The islands' text is shown as the markup's is: control characters visibly.
         write('<script type="application/json" id="rules-data">'
-              + island_json([rule_json(r) for r in self.rules]) + "</script>\n")
+              + island_json(visible_json([rule_json(r) for r in self.rules])) + "</script>\n")
         index = {r.id: i for i, r in enumerate(self.rules)}
         write('<script type="application/json" id="findings">[')
         for i, finding in enumerate(findings):
-            write(("," if i else "") + "\n" + island_json(self._row(finding, index)))
+            write(("," if i else "") + "\n" + island_json(visible_json(self._row(finding, index))))
         write("\n]</script>\n")
         write(f"<script>{script}</script>\n</body>\n</html>\n")
 
     def _header(self, summary: Summary, context: ReportContext) -> str:
         sections = [("summary", "Summary")]
+        if context.scan.input_errors or context.scan.missing:
+            sections.append(("not-judged", "Not judged"))
         if context.framework is not None:
             sections.append(("controls", "Controls"))
         sections += [("findings-section", "Findings"), ("rules", "Rules and remediation"),

@@ -1,5 +1,5 @@
 """The server-rendered parts of the HTML report: the summary with its charts, the framework's
-controls, the rules and their remediation, and the scan's status and inputs.
+controls, and the rules and their remediation (the scan's status and inputs: ``html_scan``).
 
 Every function returns markup in which each piece of text has gone through :func:`esc`; the
 findings table is the only part the page's script draws (``html_report``).
@@ -8,15 +8,14 @@ findings table is the only part the page's script draws (``html_report``).
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from policyengine import frameworks, ir
 from policyengine.findings import VERDICT_ORDER, Verdict
 from policyengine.frameworks import Framework
 from policyengine.reports import ReportContext, Summary
+from policyengine.reports.common import exit_code, visible
 
 #: Short verdict names, as charts and badges show them.
 LABELS = {
@@ -28,11 +27,6 @@ _CARD_TEXT = {
     Verdict.FAIL: "fail", Verdict.ERROR: "error (not evaluated)", Verdict.UNKNOWN: "unknown",
     Verdict.WAIVED: "waived", Verdict.PASS: "pass", Verdict.NOT_APPLICABLE: "not applicable",
 }
-_SOURCES = {
-    "export": "Resource Graph export", "snapshot": "snapshot of live Azure",
-    "live": "live Azure (Resource Graph and ARM)",
-    "pre-deployment": "templates and plans (pre-deployment)",
-}
 
 # Chart geometry, in SVG user units. Labels are drawn in a monospace font so that their width
 # is known without measuring text; longer labels are cut and shown whole in a tooltip.
@@ -43,8 +37,22 @@ _LABEL_CHARS = 40
 
 
 def esc(text: object) -> str:
-    """Text as HTML, quotes included, so it is safe in element content and attribute values."""
-    return html.escape(str(text), quote=True)
+    """Text as HTML, quotes included, so it is safe in element content and attribute values;
+    control characters and lone surrogates written visibly (``\\x1b``: common.visible)."""
+    return html.escape(visible(str(text)), quote=True)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 input error``, ``2 input errors``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def exit_text(summary: Summary, context: ReportContext) -> str:
+    """The exit code the scan ends with, as far as the report knows it."""
+    code = exit_code(summary, context.scan)
+    if code is not None:
+        return f"exit code {code}"
+    return f"exit code 3 ({summary.exit_code} with <code>--allow-incomplete</code>)"
 
 
 def tally(counts: Mapping[Verdict, int]) -> str:
@@ -117,6 +125,17 @@ def summary_section(summary: Summary, context: ReportContext,
         out.append('<p class="banner bad" id="scan-state" data-complete="false">The scan is '
                    'INCOMPLETE: some resources were not evaluated, so this report may miss failures. '
                    '<a href="#scan">What was not evaluated</a>.</p>')
+    scan = context.scan
+    if scan.input_errors:
+        errors = esc(plural(len(scan.input_errors), "input error"))
+        out.append(f'<p class="banner bad" id="input-errors-state">{errors}: files, rows or resources that '
+                   "could not be read were not judged; everything else was. "
+                   '<a href="#input-errors">Where, and why</a>.</p>')
+    if scan.missing:
+        lacking = sum(m.resources for m in scan.missing)
+        out.append(f'<p class="banner warn" id="missing-state">Missing data: {plural(lacking, "resource")} '
+                   "lack data the rules read, so some verdicts are unknown. "
+                   '<a href="#missing-data">What is missing, and the command that collects it</a>.</p>')
     threshold = esc(summary.fail_on.label)
     headline = (f"{summary.failing} failing finding{'s' if summary.failing != 1 else ''} at or above "
                 f"severity <strong>{threshold}</strong>")
@@ -124,7 +143,7 @@ def summary_section(summary: Summary, context: ReportContext,
         headline += " (unknown verdicts count as failures)"
     if summary.baselined:
         headline += f"; {summary.baselined} more already in the baseline, not counted"
-    out.append(f'<p id="headline">{headline}; exit code {summary.exit_code}.</p>')
+    out.append(f'<p id="headline">{headline}; {exit_text(summary, context)}.</p>')
     out.append('<ul class="counts" id="verdict-counts">')
     for verdict in VERDICT_ORDER:
         out.append(f'<li class="v-{verdict.value}"><span class="count" data-verdict="{verdict.value}">'
@@ -202,92 +221,3 @@ def rules_section(rules: Sequence[ir.Rule], summary: Summary) -> str:
         out.append("</details>")
     out.append("</section>")
     return "\n".join(out)
-
-
-def _definitions(items: Iterable[tuple[str, str]]) -> str:
-    """A ``<dl>`` of already-escaped values."""
-    return "<dl>" + "".join(f"<dt>{esc(term)}</dt><dd>{value}</dd>" for term, value in items) + "</dl>"
-
-
-def _list(items: Iterable[str], empty: str) -> str:
-    texts = sorted(items)
-    if not texts:
-        return f'<p class="muted">{esc(empty)}</p>'
-    return '<ul class="flat">' + "".join(f"<li>{esc(t)}</li>" for t in texts) + "</ul>"
-
-
-def _count_table(table_id: str, heading: str, counts: Mapping[str, int]) -> str:
-    rows = "".join(f'<tr><td class="mono">{esc(k)}</td><td class="num">{n}</td></tr>'
-                   for k, n in sorted(counts.items()))
-    return (f'<table id="{table_id}" class="compact"><thead><tr><th>{esc(heading)}</th>'
-            f'<th class="num">count</th></tr></thead><tbody>{rows}</tbody></table>')
-
-
-def scan_section(summary: Summary, context: ReportContext) -> str:
-    """What was read, what was not, the waivers and the notes: what a reader needs to trust
-    (or not) the numbers above."""
-    scan = context.scan
-    stats = context.stats
-    source = scan.source
-    read = "declared resources" if source == "pre-deployment" else "rows"
-    facts = [
-        ("Source", esc(_SOURCES.get(source, source))),
-        ("Status", "complete" if context.complete else "<strong>incomplete</strong>"),
-        ("Read", f"{stats.rows} {read}; {sum(stats.resources.values())} resources evaluated, "
-                 f"{sum(stats.ignored.values())} of types no rule reads"),
-        ("Fail on", f"severity {esc(summary.fail_on.label)} and above: {summary.failing} failing, "
-                    f"exit code {summary.exit_code}"),
-    ]
-    if stats.orphans:
-        facts.append(("Orphans", f"{stats.orphans} child rows whose parent was not in the input"))
-    if context.baseline is not None:
-        facts.append(("Baseline", f'<span class="mono">{esc(context.baseline)}</span>: '
-                                  f"{summary.baselined} failing findings already there, not counted"))
-    if scan.unread_children:
-        facts.append(("Unread children",
-                      f"{esc(scan.unread_children)} related resources could not be read"))
-    out = ['<section id="scan" aria-labelledby="h-scan">', '<h2 id="h-scan">Scan status and inputs</h2>',
-           _definitions(facts)]
-    missed = sorted(scan.not_evaluated, key=lambda gap: _canonical(gap.to_json()))
-    if missed:
-        out.append('<h3>Not evaluated</h3><table id="not-evaluated"><thead><tr><th>Resource type</th>'
-                   "<th>Scope</th><th>Reason</th></tr></thead><tbody>")
-        for gap in missed:
-            scope = ", ".join(sorted(gap.subscriptions))
-            if gap.management_group:
-                scope = f"management group {gap.management_group}" + (f"; {scope}" if scope else "")
-            out.append(f'<tr><td class="mono">{esc(gap.resource_type or "-")}</td>'
-                       f'<td class="mono">{esc(scope or "-")}</td>'
-                       f'<td>{esc(gap.reason)}</td></tr>')
-        out.append("</tbody></table>")
-    if scan.truncated:
-        out.append("<h3>Truncated queries</h3>" + _list(scan.truncated, ""))
-    out.append("<h3>Inputs</h3>" + _list(context.inputs, "none"))
-    out.append("<h3>Resources by type</h3>" + _count_table("resources-by-type", "evaluated", stats.resources))
-    if stats.ignored:
-        out.append(_count_table("ignored-by-type", "not read by any rule", stats.ignored))
-    if context.waivers:
-        out.append(_waivers(context.waivers))
-    out.append("<h3>Notes</h3>" + _list(stats.notes, "none"))
-    out.append("</section>")
-    return "\n".join(out)
-
-
-def _waivers(waivers: Sequence[Mapping[str, Any]]) -> str:
-    out = ['<h3>Waivers</h3><table id="waivers"><thead><tr><th>Rule</th><th>Resource</th><th>Status</th>'
-           '<th class="num">Matched</th><th>Owner</th><th>Expires</th><th>Justification</th>'
-           "<th>Declared at</th></tr></thead><tbody>"]
-    for item in sorted(waivers, key=_canonical):
-        waiver = item.get("waiver", {})
-        out.append("<tr>" + "".join(f"<td{cls}>{esc(value)}</td>" for cls, value in (
-            (' class="nowrap"', waiver.get("rule", "")), (' class="mono"', waiver.get("resource", "")),
-            ("", item.get("status", "")), (' class="num"', item.get("matched", 0)),
-            ("", waiver.get("owner", "")), (' class="nowrap"', waiver.get("expires", "")),
-            ("", waiver.get("justification", "")), (' class="mono"', waiver.get("source", "")))) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _canonical(value: object) -> str:
-    """A sort key for JSON-shaped values: their canonical text."""
-    return json.dumps(value, sort_keys=True, default=str)

@@ -5,25 +5,26 @@ first, so the document is deterministic and still written in a single pass.
 A finding is assembled from JSON fragments that repeat across an estate — the rule's, the
 resource's (shared by the findings of one resource), and the evidence and message (shared by
 every resource with the same values) — which :func:`finding_json` caches. The result is the
-same text as ``json.dumps(finding.to_json(), sort_keys=True)``; a test holds them equal.
+same text as ``json_text(finding.to_json())`` (``reports.common``); a test holds them equal.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from typing import IO, Any
 
 from policyengine import __version__, ir
 from policyengine.findings import VERDICT_ORDER, Evidence, Finding, Verdict, compose_message
 from policyengine.reports import ReportContext, Summary
-from policyengine.reports.common import control_status
+from policyengine.reports.common import control_status, json_text
 
 SCHEMA_VERSION = "1.0"
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    # Strict JSON that a UTF-8 file can hold: a lone surrogate or a control character from the
+    # input is a \u escape, a non-finite number a string (common.json_text).
+    return json_text(value)
 
 
 def rule_json(rule: ir.Rule) -> dict[str, Any]:
@@ -145,7 +146,9 @@ class JsonReporter:
                 "failOnUnknown": summary.fail_on_unknown,
                 "failing": summary.failing,
                 "baselined": summary.baselined,
-                "exitCode": summary.exit_code,
+                # 2 with input errors; else the findings' code (an incomplete scan's code also
+                # depends on --allow-incomplete, which scan.complete lets a reader apply).
+                "exitCode": 2 if context.scan.input_errors else summary.exit_code,
             },
             "tool": {"name": "policyengine", "version": __version__},
         }

@@ -2,10 +2,14 @@
 result, a table per rule, the failing findings grouped by rule with the fix, then the
 unknown and waived ones folded away in ``<details>``.
 
+Input errors (files, rows or resources that could not be read) and the data the rules
+lacked come right after the headline: they decide how far the rest can be trusted.
+
 Every value from the scan (resource names, evidence, justifications) goes through
-:func:`~policyengine.reports.common.md_text`, so a ``|`` cannot end a table cell and a ``<``
-cannot open a tag. GitHub refuses a comment over 65,536 characters, so the report stops
-before that, at a whole row, and says how many findings it left out.
+:func:`~policyengine.reports.common.md_text`, so a ``|`` cannot end a table cell, a ``<``
+cannot open a tag and an ``@team`` cannot notify anyone. GitHub refuses a comment over
+65,536 characters, so the report stops before that, at a whole row, and says how many
+findings it left out.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from policyengine.frameworks import Framework
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import (
     ATTENTION,
+    SHOWN_PROBLEMS,
     control_status,
     declared_at,
     evidence_lines,
@@ -30,6 +35,7 @@ from policyengine.reports.common import (
     md_text,
 )
 from policyengine.reports.table import short_resource
+from policyengine.status import ScanStatus, sorted_problems
 from policyengine.waivers import waiver_warnings
 
 #: GitHub's limit on a comment's body.
@@ -62,6 +68,8 @@ class MarkdownReporter:
     def finish(self, summary: Summary, context: ReportContext) -> None:
         doc = _Document(self.limit)
         doc.add(_heading(summary, context))
+        _input_errors(doc, context.scan)
+        _missing(doc, context.scan)
         doc.table(["Rule", "Severity", "Title", "Fail", "Error", "Unknown", "Waived", "Pass", "N/A"],
                   [_rule_row(rule, summary) for rule in self.rules])
         if context.framework is not None:
@@ -140,24 +148,57 @@ def _length(text: str) -> int:
 def _heading(summary: Summary, context: ReportContext) -> str:
     threshold = f"at or above `{summary.fail_on.label}`"
     state = f"{summary.failing} failing {threshold}" if summary.failing else f"nothing failing {threshold}"
-    if not context.complete:
-        title = f"⚠️ policyengine: incomplete scan; {state}"
+    errors = len(context.scan.input_errors)
+    troubles = ([f"{errors} input error{'s' if errors != 1 else ''}"] if errors else []) + \
+        ([] if context.complete else ["incomplete scan"])
+    if troubles:
+        title = f"⚠️ policyengine: {', '.join(troubles)}; {state}"
     else:
         title = f"{'❌' if summary.failing else '✅'} policyengine: {state}"
     counts = ", ".join(f"{summary.total(v)} {v.value.replace('_', ' ')}" for v in _COUNTED)
     resources = sum(context.stats.resources.values())
     lines = [f"## {title}", ""]
-    if context.complete:
+    if errors:
+        lines.append(f"Exit status **2**: the input errors below were not judged; everything else was. "
+                     f"{summary.total()} verdicts on {resources} resources: {counts}.")
+    elif context.complete:
         lines.append(f"Exit status **{summary.exit_code}**. {summary.total()} verdicts on {resources} "
                      f"resources: {counts}.")
     else:
-        lines.append(f"{summary.total()} verdicts on {resources} resources: {counts}. The scan did not see "
-                     "everything, so it exits with 3 unless `--allow-incomplete` is given:")
-        lines += ["", *(f"- {md_text(line)}" for line in incomplete_lines(context.scan))]
+        lines.append(f"{summary.total()} verdicts on {resources} resources: {counts}.")
+    if not context.complete:
+        exits = "" if errors else ", so it exits with 3 unless `--allow-incomplete` is given"
+        lines += ["", f"The scan did not see everything{exits}:", "",
+                  *(f"- {md_text(line)}" for line in incomplete_lines(context.scan))]
     if context.baseline is not None:
         lines += ["", f"{summary.baselined} failing finding(s) already in the baseline "
                       f"{md_text(context.baseline)} are reported but not counted."]
     return "\n".join(lines) + "\n"
+
+
+def _input_errors(doc: _Document, scan: ScanStatus) -> None:
+    """Each file, row or resource that could not be read: where, what it took out, why."""
+    problems = sorted_problems(scan.input_errors)
+    if not problems:
+        return
+    rows = [[md_text(p.span.prefix()), p.unit.value, md_text(p.resource or ""), md_text(p.message)]
+            for p in problems[:SHOWN_PROBLEMS]]
+    lead = f"\n### Input errors ({len(problems)}): not judged, everything else was\n"
+    begun = doc.table(["Location", "Unit", "Resource", "Error"], rows, lead=lead)
+    if begun and len(problems) > SHOWN_PROBLEMS:
+        doc.add(f"\n…and {len(problems) - SHOWN_PROBLEMS} more; the JSON and SARIF reports list every one.\n")
+
+
+def _missing(doc: _Document, scan: ScanStatus) -> None:
+    """What the rules needed and the input lacked, each with the command that collects it."""
+    if not scan.missing:
+        return
+    parts = ["\n### Missing data: verdicts unknown where the input lacks what the rules read\n"]
+    for missing in scan.missing:
+        parts.append(f"\n{missing.resources} resource(s) lack {md_text(missing.what)}, so "
+                     f"{md_text(', '.join(missing.rules))} cannot judge them. To collect it:\n\n"
+                     + md_code_block(missing.command, "sh") + "\n")
+    doc.add("".join(parts))
 
 
 def _rule_row(rule: ir.Rule, summary: Summary) -> list[str]:

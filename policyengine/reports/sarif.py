@@ -29,11 +29,15 @@ and CSV reports hold every verdict). The choices behind the shape:
   https://github.com/github/codeql-action/blob/main/src/fingerprints.ts
 - A waived finding is a result with an accepted external suppression (§3.35). GitHub does not
   honour suppressions by default and shows it as an open alert; viewers that do, hide it.
+- An input error (a file, row or resource that could not be read) is not a result: no rule
+  judged it. It is a ``toolExecutionNotification`` (§3.58) of level ``error`` and descriptor
+  ``input-error``, located like a result, and the invocation is not ``executionSuccessful``
+  (the scan exits with 2). Data the rules needed and the input lacked is one of level
+  ``warning`` and descriptor ``missing-data``, whose message gives the command that collects it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import metadata
 from pathlib import Path
@@ -47,14 +51,18 @@ from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import (
     ATTENTION,
     control_status,
+    exit_code,
     finding_order,
     incomplete_lines,
     is_path,
+    json_text,
     md_code_block,
     md_text,
     parse_site,
     remediation_lines,
+    visible,
 )
+from policyengine.status import InputProblem, sorted_problems
 from policyengine.waivers import waiver_warnings
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -104,7 +112,7 @@ class SarifReporter:
         results = [self._result(f, context) for f in self.kept]
         run: dict[str, Any] = {
             "tool": {"driver": _driver(self.rules, context.framework)},
-            "invocations": [_invocation(summary, context)],
+            "invocations": [self._invocation(summary, context)],
             "results": results,
             "columnKind": "unicodeCodePoints",  # columns count characters, as Python's do
             "properties": _run_properties(summary, context),
@@ -115,8 +123,41 @@ class SarifReporter:
         if context.framework is not None:
             run["taxonomies"] = [_taxonomy(context.framework, summary)]
         log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-        json.dump(log, self.out, indent=2, sort_keys=True, ensure_ascii=False)
-        self.out.write("\n")
+        self.out.write(json_text(log, indent=2) + "\n")
+
+    def _invocation(self, summary: Summary, context: ReportContext) -> dict[str, Any]:
+        scan = context.scan
+        invocation: dict[str, Any] = {"executionSuccessful": scan.complete and not scan.input_errors}
+        code = exit_code(summary, scan)
+        if code is not None:
+            invocation["exitCode"] = code
+        execution = [self._input_error(problem) for problem in sorted_problems(scan.input_errors)]
+        execution += [_notification("missing-data", "warning", missing.text()) for missing in scan.missing]
+        execution += [_notification("input-note", "note", note) for note in context.stats.notes]
+        execution += [_notification("incomplete-scan", "error", line) for line in incomplete_lines(scan)]
+        if execution:
+            invocation["toolExecutionNotifications"] = execution
+        configuration = [_notification(f"waiver-{entry['status']}", "warning", text)
+                         for entry, text in waiver_warnings(context.waivers)]
+        if configuration:
+            invocation["toolConfigurationNotifications"] = configuration
+        return invocation
+
+    def _input_error(self, problem: InputProblem) -> dict[str, Any]:
+        """An input error as a notification, at the file, line and column where it is."""
+        notification = _notification("input-error", "error", problem.message)
+        location: dict[str, Any] = {}
+        span = problem.span
+        if is_path(span.file):
+            location["physicalLocation"] = self._physical(span.file, span.line, span.col)
+        if problem.resource is not None:
+            location["logicalLocations"] = [{"fullyQualifiedName": problem.resource, "kind": "resource"}]
+        if location:
+            notification["locations"] = [location]
+        else:  # read from standard input or a live source: the message still says where
+            notification["message"]["text"] = problem.text()
+        notification["properties"] = {"unit": problem.unit.value}
+        return notification
 
     def _result(self, finding: Finding, context: ReportContext) -> dict[str, Any]:
         rule = finding.rule
@@ -160,7 +201,7 @@ class SarifReporter:
         logical = [{"fullyQualifiedName": finding.resource_id, "kind": "resource"}]
         origin = finding.origin
         if not is_path(origin.file):
-            artifact = {"uri": quote(finding.resource_id.lstrip("/")), "uriBaseId": AZURE}
+            artifact = {"uri": _quoted(finding.resource_id.lstrip("/")), "uriBaseId": AZURE}
             return {"physicalLocation": {"artifactLocation": artifact}, "logicalLocations": logical}, []
         declared = self._physical(origin.file, origin.line, origin.column)
         sites = _failing_sites(finding)
@@ -188,16 +229,27 @@ class SarifReporter:
         artifact = self.uris.get(file)
         if artifact is None:
             root = Path.cwd().resolve()
-            path = Path(file)
+            path = Path(file.replace("\0", "\\x00"))  # a name with NUL names no file; resolve() refuses it
             absolute = (path if path.is_absolute() else root / path).resolve()
             try:
                 relative = absolute.relative_to(root)
             except ValueError:
-                artifact = {"uri": absolute.as_uri()}
+                artifact = {"uri": "file://" + _quoted(absolute.as_posix())}
             else:
-                artifact = {"uri": quote(relative.as_posix()), "uriBaseId": SRCROOT}
+                artifact = {"uri": _quoted(relative.as_posix()), "uriBaseId": SRCROOT}
             self.uris[file] = artifact
         return artifact
+
+
+def _quoted(text: str) -> str:
+    """``text`` percent-encoded for a URI. A file name's undecodable bytes, which Python reads
+    as surrogate escapes (PEP 383), are those bytes again; any other lone surrogate, which
+    UTF-8 cannot encode, is written visibly (``\\ud800``)."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = visible(text).encode("utf-8")
+    return quote(raw)
 
 
 def _failing_sites(finding: Finding) -> list[tuple[str, int, int]]:
@@ -298,21 +350,6 @@ def _help_markdown(rule: ir.Rule) -> str:
 
 def _link(url: str) -> str:
     return f"<{url}>" if re.fullmatch(r"https?://[^\s<>]+", url) else md_text(url)
-
-
-def _invocation(summary: Summary, context: ReportContext) -> dict[str, Any]:
-    invocation: dict[str, Any] = {"executionSuccessful": context.complete}
-    if context.complete:  # an incomplete scan's exit code depends on --allow-incomplete
-        invocation["exitCode"] = summary.exit_code
-    execution = [_notification("input-note", "note", note) for note in context.stats.notes]
-    execution += [_notification("incomplete-scan", "error", line) for line in incomplete_lines(context.scan)]
-    if execution:
-        invocation["toolExecutionNotifications"] = execution
-    configuration = [_notification(f"waiver-{entry['status']}", "warning", text)
-                     for entry, text in waiver_warnings(context.waivers)]
-    if configuration:
-        invocation["toolConfigurationNotifications"] = configuration
-    return invocation
 
 
 def _notification(descriptor: str, level: str, text: str) -> dict[str, Any]:

@@ -1,9 +1,16 @@
 """The table report for people at a terminal: a summary per rule, then every failing,
-erroring and unknown resource with its evidence, then notes about the input."""
+erroring and unknown resource with its evidence, then notes about the input, its input
+errors and the data it lacked.
+
+Every piece of text from the input (and from a custom rule) goes through
+:func:`~policyengine.reports.common.terminal` before it is written, so a resource id cannot
+send an escape sequence (a colour, a cleared screen, an OSC 8 link) to the terminal.
+"""
 
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable
 from typing import IO
 
@@ -13,13 +20,15 @@ from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
-from policyengine.reports.common import control_status
+from policyengine.reports.common import SHOWN_PROBLEMS, control_status, terminal
+from policyengine.status import ScanStatus, sorted_problems
 
 _SECTIONS = ((Verdict.FAIL, "Failing"), (Verdict.ERROR, "Could not evaluate"), (Verdict.UNKNOWN, "Unknown"),
              (Verdict.WAIVED, "Waived"))
 _SHOWN = tuple(v for v, _ in _SECTIONS)
 _COLUMNS = (Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.NOT_APPLICABLE,
             Verdict.ERROR)
+#: How wide a line of evidence, or of the notes under the tables, may be.
 _WIDTH = 90
 #: ANSI colours by verdict, for a terminal (https://no-color.org: NO_COLOR turns them off).
 _COLOURS = {Verdict.FAIL: "31", Verdict.ERROR: "35", Verdict.UNKNOWN: "33", Verdict.WAIVED: "36",
@@ -51,6 +60,13 @@ def short_resource(resource_id: str) -> str:
     return resource_id
 
 
+def _lines(text: str, indent: str = "  ", hanging: str = "    ") -> str:
+    """A paragraph under the tables, wrapped to :data:`_WIDTH`; a word longer than a line (a
+    path) is cut, so no line is wider."""
+    return "\n".join(textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=hanging,
+                                    break_on_hyphens=False)) + "\n"
+
+
 def _wrap(text: str, width: int = _WIDTH) -> str:
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -67,13 +83,15 @@ def _wrap(text: str, width: int = _WIDTH) -> str:
 
 def _resource(finding: Finding) -> str:
     """The resource as a person finds it: its name, and for a template or plan where it is."""
-    shown = short_resource(finding.resource_id)
+    shown = terminal(short_resource(finding.resource_id), one_line=True)
     origin = finding.origin
     if origin.kind is not ir.SourceKind.DECLARED:
         return shown
     if origin.line:
-        return f"{shown}\n{Span(origin.file, origin.line, origin.column).prefix()}"
-    return f"{shown}\n{origin.address or origin.file}"
+        where = Span(origin.file, origin.line, origin.column).prefix()
+    else:
+        where = origin.address or origin.file
+    return f"{shown}\n{terminal(where, one_line=True)}"
 
 
 class TableReporter:
@@ -92,7 +110,8 @@ class TableReporter:
         if not context.quiet:
             rows = []
             for rule in self.rules:
-                rows.append([rule.id, rule.metadata.severity.label, rule.metadata.title,
+                rows.append([terminal(rule.id, one_line=True), rule.metadata.severity.label,
+                             terminal(rule.metadata.title, one_line=True),
                              *(paint(v, summary.count(rule.id, v)) for v in _COLUMNS)])
             headers = ["rule", "severity", "title", "pass", "fail", "unknown", "waived", "n/a", "error"]
             write(tabulate(rows, headers, tablefmt="simple") + "\n")
@@ -107,22 +126,16 @@ class TableReporter:
             if not chosen:
                 continue
             write("\n" + paint(verdict, f"{title} ({len(chosen)}):") + "\n")
-            table = [[f.rule.id, f.rule.metadata.severity.label, _resource(f), _wrap(self._detail(f))]
-                     for f in chosen]
+            table = [[terminal(f.rule.id, one_line=True), f.rule.metadata.severity.label, _resource(f),
+                      _wrap(terminal(self._detail(f)))] for f in chosen]
             write(tabulate(table, ["rule", "severity", "resource", "evidence"], tablefmt="simple") + "\n")
-        if not context.quiet:
-            for note in context.stats.notes:
-                write(f"\nnote: {note}")
-            if context.stats.notes:
-                write("\n")
-        if context.scan.input_errors:
-            errors = context.scan.input_errors
-            title = f"INPUT ERRORS ({len(errors)}): not judged, everything else was"
-            write("\n" + paint(Verdict.ERROR, title) + "\n")
-            for problem in errors:
-                write(f"  {problem.text()}\n")
+        if not context.quiet and context.stats.notes:
+            write("\n" + "".join(_lines(f"note: {terminal(note)}", "", "  ") for note in context.stats.notes))
+        write(_input_errors(context.scan, paint))
+        write(_missing(context.scan))
         if not context.complete:
-            write("\nINCOMPLETE SCAN: " + "; ".join(context.scan.gap_lines()) + "\n")
+            write("\nINCOMPLETE SCAN: what was not evaluated\n"
+                  + "".join(_lines(terminal(line)) for line in context.scan.gap_lines()))
         ignored = sum(context.stats.ignored.values())
         what = "declared resources" if context.scan.source == "pre-deployment" else "rows"
         write(f"\n{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
@@ -136,9 +149,10 @@ class TableReporter:
         assert chosen is not None
         rows = []
         for control in chosen.controls:
-            rows.append([control.id, control_status(control, summary).value,
-                         ", ".join(r.id for r in control.rules)])
-        return f"\n{chosen.title} ({chosen.id}):\n" + tabulate(rows, ["control", "status", "rules"],
+            rows.append([terminal(control.id, one_line=True), control_status(control, summary).value,
+                         terminal(", ".join(r.id for r in control.rules), one_line=True)])
+        title = terminal(f"{chosen.title} ({chosen.id})", one_line=True)
+        return f"\n{title}:\n" + tabulate(rows, ["control", "status", "rules"],
                                                                  tablefmt="simple") + "\n"
 
     @staticmethod
@@ -154,3 +168,32 @@ class TableReporter:
         if finding.verdict is Verdict.FAIL and finding.rule.metadata.remediation.cli:
             text += f"\nfix: {finding.rule.metadata.remediation.cli}"
         return text
+
+
+def _input_errors(scan: ScanStatus, paint: Callable[[Verdict, object], str]) -> str:
+    """Each file, row or resource that could not be read, ``file:line:col: message``; past
+    :data:`SHOWN_PROBLEMS`, how many more (every format but this and Markdown lists all)."""
+    problems = sorted_problems(scan.input_errors)
+    if not problems:
+        return ""
+    title = f"INPUT ERRORS ({len(problems)}): not judged, everything else was"
+    out = "\n" + paint(Verdict.ERROR, title) + "\n"
+    out += "".join(_lines(terminal(p.text(), one_line=True)) for p in problems[:SHOWN_PROBLEMS])
+    if len(problems) > SHOWN_PROBLEMS:
+        out += _lines(f"... and {len(problems) - SHOWN_PROBLEMS} more: --format json lists every one")
+    return out
+
+
+def _missing(scan: ScanStatus) -> str:
+    """What the rules needed and the input lacked, and the command that collects it."""
+    if not scan.missing:
+        return ""
+    out = (f"\nMISSING DATA ({len(scan.missing)}): verdicts are unknown where the input lacks what the "
+           "rules read\n")
+    for missing in scan.missing:
+        rules = ", ".join(missing.rules)
+        out += _lines(terminal(f"{missing.resources} resource(s) lack {missing.what}, so {rules} cannot "
+                               "judge them. To collect it:", one_line=True))
+        # The command on one line, unwrapped: it is meant to be copied into a shell whole.
+        out += f"    {terminal(missing.command, one_line=True)}\n"
+    return out

@@ -31,6 +31,8 @@ JUNIT_10: dict[str, tuple[set[str], set[str], set[str]]] = {
     "failure": _RESULT,
     "error": _RESULT,
     "skipped": _RESULT,
+    "system-out": (set(), set(), set()),
+    "system-err": (set(), set(), set()),
 }
 
 
