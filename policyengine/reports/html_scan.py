@@ -21,6 +21,7 @@ _SOURCES = {
     "export": "Resource Graph export", "snapshot": "snapshot of live Azure",
     "live": "live Azure (Resource Graph and ARM)",
     "pre-deployment": "templates and plans (pre-deployment)",
+    "mixed": "several kinds of input (exports, snapshots, templates or plans)",
 }
 
 
@@ -147,7 +148,8 @@ def not_judged_section(scan: ScanStatus) -> str:
                    '<table id="missing-data"><thead><tr><th>Missing</th><th class="num">Resources</th>'
                    "<th>Rules</th><th>To collect it</th></tr></thead><tbody>")
         for missing in scan.missing:
-            rules = "".join(f'<li><a href="#rule-{esc(r)}">{esc(r)}</a></li>' for r in missing.rules)
+            rules = "".join(f'<li class="nowrap"><a href="#rule-{esc(r)}">{esc(r)}</a></li>'
+                            for r in missing.rules)
             out.append(f"<tr><td>{esc(missing.what)}</td><td class=\"num\">{missing.resources}</td>"
                        f'<td><ul class="flat">{rules}</ul></td>'
                        f"<td><pre><code>{esc(missing.command)}</code></pre></td></tr>")

@@ -134,7 +134,7 @@ def summary_section(summary: Summary, context: ReportContext,
     if scan.missing:
         lacking = sum(m.resources for m in scan.missing)
         out.append(f'<p class="banner warn" id="missing-state">Missing data: {plural(lacking, "resource")} '
-                   "lack data the rules read, so some verdicts are unknown. "
+                   f"lack{'s' if lacking == 1 else ''} data the rules read, so some verdicts are unknown. "
                    '<a href="#missing-data">What is missing, and the command that collects it</a>.</p>')
     threshold = esc(summary.fail_on.label)
     headline = (f"{summary.failing} failing finding{'s' if summary.failing != 1 else ''} at or above "

@@ -61,10 +61,11 @@ def short_resource(resource_id: str) -> str:
 
 
 def _lines(text: str, indent: str = "  ", hanging: str = "    ") -> str:
-    """A paragraph under the tables, wrapped to :data:`_WIDTH`; a word longer than a line (a
-    path) is cut, so no line is wider."""
+    """A paragraph under the tables, wrapped to :data:`_WIDTH` at spaces. A word longer than a
+    line (a resource id, a path) stands whole on a line of its own: cut, it could no longer be
+    copied or searched for."""
     return "\n".join(textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=hanging,
-                                    break_on_hyphens=False)) + "\n"
+                                    break_long_words=False, break_on_hyphens=False)) + "\n"
 
 
 def _wrap(text: str, width: int = _WIDTH) -> str:
