@@ -9,6 +9,7 @@ for Markdown (docs/architecture.md, "Reports").
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -188,13 +189,21 @@ def json_text(value: Any, *, indent: int | None = None,
               separators: tuple[str, str] | None = None) -> str:
     """``value`` as strict JSON with sorted keys: non-ASCII text as itself, but the
     characters of :data:`_JSON_RAW` escaped, and non-finite floats as strings."""
+    encoder = _encoder(indent, separators)
     try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False, indent=indent,
-                          separators=separators)
+        text = encoder.encode(value)
     except ValueError:  # a NaN or an infinity somewhere: rare, so the value is walked only then
-        text = json.dumps(finite(value), sort_keys=True, ensure_ascii=False, allow_nan=False,
-                          indent=indent, separators=separators)
+        text = encoder.encode(finite(value))
+    if text.isascii() and "\x7f" not in text:  # the common case, scanned at C speed
+        return text
     return _JSON_RAW.sub(_json_escape, text)
+
+
+@functools.cache
+def _encoder(indent: int | None, separators: tuple[str, str] | None) -> json.JSONEncoder:
+    # One encoder per shape: json.dumps would build a new one on every call with these options.
+    return json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False, indent=indent,
+                            separators=separators)
 
 
 def _json_escape(match: re.Match[str]) -> str:

@@ -85,7 +85,7 @@ class MarkdownReporter:
                     [_waived_row(f) for f in self.shown if f.verdict is Verdict.WAIVED])
             _folded(doc, "Unknown: could not be judged", ["Rule", "Resource", "Location", "Why"],
                     [_unknown_row(f) for f in self.shown if f.verdict is Verdict.UNKNOWN])
-            _folded(doc, "Notes", ["Note"], [[note] for note in context.stats.notes], findings=False)
+            _folded(doc, "Notes", ["Note"], [[md_text(note)] for note in context.stats.notes], findings=False)
         self.out.write(doc.text())
 
 

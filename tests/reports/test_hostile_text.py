@@ -12,6 +12,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,11 @@ import pytest
 from policyengine.errors import Span
 from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.loading.schema import load_schema
-from policyengine.reports import FORMAT_NAMES, formats
+from policyengine.records.assemble import Stats
+from policyengine.reports import FORMAT_NAMES, ReportContext, formats
 from policyengine.reports.common import json_text, terminal, visible
 from policyengine.status import InputProblem, Missing, ScanStatus, Unit
-from tests.reports.scans import ROOT, context_of, estate, first, live, rules, summary_of
+from tests.reports.scans import ROOT, estate, first, live, rules, summary_of
 from tests.reports.test_html import island, parse
 from tests.reports.test_junit import conforms
 from tests.reports.test_markdown import table_shapes
@@ -77,7 +79,8 @@ def write(name: str, folder: Path) -> str:
         reporter = formats()[name](out, rules())
         for finding in findings:
             reporter.add(finding)
-        reporter.finish(summary_of(findings), context_of(scan=SCAN))
+        stats = Stats(rows=1, notes=[f"input.ndjson:2: {TEXT}"], resources=Counter({TEXT: 1}))
+        reporter.finish(summary_of(findings), ReportContext((f"in{CLEAR}put.ndjson",), stats, SCAN))
     return path.read_bytes().decode("utf-8")
 
 
