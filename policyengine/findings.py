@@ -92,7 +92,8 @@ def fingerprint(rule_id: str, resource_id: str) -> str:
     the resource id came with."""
     # surrogatepass: an id with a lone surrogate (from hostile input) still has a fingerprint;
     # every other id encodes as plain UTF-8, so fingerprints are unchanged.
-    digest = hashlib.sha256(f"{rule_id}\x1f{resource_id.lower()}".encode("utf-8", "surrogatepass")).hexdigest()
+    key = f"{rule_id}\x1f{resource_id.lower()}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(key).hexdigest()
     return digest[:32]
 
 

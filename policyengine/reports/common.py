@@ -4,7 +4,8 @@ it saw and how to fix it, the exit code a report states, and text made safe to e
 Text from the input (resource ids, values, file names, even a custom rule's title) is hostile
 until it has gone through one of the functions at the end of this module: :func:`visible`
 for documents, :func:`terminal` for a terminal, :func:`json_text` for JSON and :func:`md_text`
-for Markdown (docs/architecture.md, "Reports").
+for Markdown. Each format's module says which it uses; ``tests/reports/test_hostile_text.py``
+holds all seven formats to it.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def incomplete_lines(scan: ScanStatus) -> list[str]:
 
 def exit_code(summary: Summary, scan: ScanStatus) -> int | None:
     """The exit code a report can state: 2 when there are input errors (whatever else, as
-    the scan pipeline decides: docs/architecture.md, "Input errors"); the findings' code for a
+    the scan pipeline decides: docs/architecture.md, "Exit codes"); the findings' code for a
     complete scan; None for an incomplete one, whose code depends on ``--allow-incomplete``,
     which a report is not told."""
     if scan.input_errors:

@@ -153,8 +153,7 @@ class TableReporter:
             rows.append([terminal(control.id, one_line=True), control_status(control, summary).value,
                          terminal(", ".join(r.id for r in control.rules), one_line=True)])
         title = terminal(f"{chosen.title} ({chosen.id})", one_line=True)
-        return f"\n{title}:\n" + tabulate(rows, ["control", "status", "rules"],
-                                                                 tablefmt="simple") + "\n"
+        return f"\n{title}:\n" + tabulate(rows, ["control", "status", "rules"], tablefmt="simple") + "\n"
 
     @staticmethod
     def _detail(finding: Finding) -> str:
