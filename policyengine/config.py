@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span, UsageError
-from policyengine.loading.schema import validate
-from policyengine.loading.yaml_nodes import load_documents
+from policyengine.loading.schema import dotted, validate
+from policyengine.loading.yaml_nodes import JsonPath, load_documents, read_text
 
 DEFAULT_NAME = "policyengine.yaml"
 
@@ -43,8 +43,10 @@ def find_config(explicit: str | None) -> Path | None:
     """``--config FILE``, else ``policyengine.yaml`` in the working directory, else none."""
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
-            raise UsageError(f"--config {explicit}: no such file")
+        if path.is_dir():
+            raise UsageError("--config names a directory, not a configuration file", Span(explicit))
+        if not path.exists():
+            raise UsageError("--config: no such file", Span(explicit))
         return path
     default = Path(DEFAULT_NAME)
     return default if default.is_file() else None
@@ -52,17 +54,19 @@ def find_config(explicit: str | None) -> Path | None:
 
 def load_config(path: Path) -> Config:
     """Read and check the configuration file; errors at ``file:line:col``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the configuration {path}: {exc}") from None
-    docs = list(load_documents(text, str(path)))
+    docs = list(load_documents(read_text(path, str(path), "configuration"), str(path)))
     if len(docs) != 1:
         raise RuleLoadError("a configuration file holds exactly one YAML document", Span(str(path), 1, 1))
     errors = validate(docs[0], "config.schema.json")
+    data: dict[str, Any] = docs[0].data
+    if not errors:
+        # The operating system takes no NUL in a path: said here, at its line, rather than
+        # as a ValueError when the file is opened.
+        errors = [RuleLoadError(f"{dotted(where)}: a path cannot hold a NUL character",
+                                docs[0].positions.of(where))
+                  for where, value in _paths(data) if "\x00" in value]
     if errors:
         raise RuleLoadErrors(errors)
-    data: dict[str, Any] = docs[0].data
     base = path.parent
 
     def rel(value: str) -> str:
@@ -82,3 +86,15 @@ def load_config(path: Path) -> Config:
                       for o in data.get("outputs", [])),
         skip_paths=tuple(data.get("skipPaths", [])),
     )
+
+
+def _paths(data: dict[str, Any]) -> list[tuple[JsonPath, str]]:
+    """Every path the configuration names, with where it is in the document."""
+    found: list[tuple[JsonPath, str]] = [
+        ((key, i), value) for key in ("paths", "rules", "waivers", "skipPaths")
+        for i, value in enumerate(data.get(key, []))]
+    if "baseline" in data:
+        found.append((("baseline",), data["baseline"]))
+    outputs = enumerate(data.get("outputs", []))
+    found += [(("outputs", i, "file"), o["file"]) for i, o in outputs if "file" in o]
+    return found

@@ -29,7 +29,7 @@ from typing import Any
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
 from policyengine.findings import Finding, Verdict, Waiver
 from policyengine.loading.schema import validate
-from policyengine.loading.yaml_nodes import load_documents
+from policyengine.loading.yaml_nodes import load_documents, read_text
 
 #: The verdicts a waiver turns into ``waived``: failures, not what could not be judged.
 WAIVABLE = (Verdict.FAIL,)
@@ -41,23 +41,25 @@ def load_waivers(paths: Sequence[Path]) -> list[Waiver]:
     errors: list[RuleLoadError] = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(RuleLoadError(f"cannot read the waiver file: {exc}", Span(str(path))))
-            continue
-        try:
-            for doc in load_documents(text, str(path)):
-                problems = validate(doc, "waivers.schema.json")
-                if problems:
-                    errors.extend(problems)
-                    continue
-                for i, item in enumerate(doc.data["waivers"]):
-                    where = doc.positions.of(("waivers", i))
-                    expires = datetime.date.fromisoformat(item["expires"])
-                    waivers.append(Waiver(item["rule"], item["resource"], item["justification"],
-                                          item["owner"], expires, where.prefix()))
+            documents = list(load_documents(read_text(path, str(path), "waiver file"), str(path)))
         except RuleLoadError as exc:
             errors.append(exc)
+            continue
+        if not documents:
+            # An empty waiver file waives nothing; said, since it is likely a file cut short.
+            errors.append(RuleLoadError("the waiver file holds no waivers (it is empty or only comments)",
+                                        Span(str(path), 1, 1)))
+        for doc in documents:
+            problems = validate(doc, "waivers.schema.json")
+            if problems:
+                errors.extend(problems)
+                continue
+            for i, item in enumerate(doc.data["waivers"]):
+                where = doc.positions.of(("waivers", i))
+                # The schema's "format": "date" has checked it reads as a date.
+                expires = datetime.date.fromisoformat(item["expires"])
+                waivers.append(Waiver(item["rule"], item["resource"], item["justification"],
+                                      item["owner"], expires, where.prefix()))
     if errors:
         raise RuleLoadErrors(errors)
     return waivers

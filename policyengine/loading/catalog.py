@@ -33,7 +33,7 @@ from typing import Any
 
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
 from policyengine.loading.schema import dotted, validate
-from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents
+from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents, read_text
 from policyengine.operators import fold
 from policyengine.paths import PathSyntaxError, parse_path
 
@@ -306,9 +306,9 @@ def read_catalog(files: Sequence[Path] = ()) -> dict[str, dict[str, Any]]:
     errors: list[RuleLoadError] = []
     for path in files:
         try:
-            sources.append((Path(path).read_text("utf-8"), str(path)))
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(RuleLoadError(f"cannot read catalog file: {exc}", Span(str(path))))
+            sources.append((read_text(Path(path), str(path), "catalog file"), str(path)))
+        except RuleLoadError as exc:
+            errors.append(exc)
     merger = _Merger()
     for text, name in sources:
         doc, problems = _parse(text, name)

@@ -6,7 +6,6 @@ YAML-shaped data; everything after it sees frozen :mod:`policyengine.ir` values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,8 +15,8 @@ from typing import Any
 from policyengine import ir
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
 from policyengine.loading.schema import dotted, validate
-from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents
-from policyengine.operators import COUNT_COMPARISONS, OPERATORS
+from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents, read_text, shown
+from policyengine.operators import COUNT_COMPARISONS, OPERATORS, PatternError, compile_pattern
 from policyengine.paths import FieldPath, PathSyntaxError, parse_path
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -142,10 +141,12 @@ class _RuleBuilder:
         if op == "count":
             return self.count(field, value, (*path, "count"), span)
         if op == "match":
+            # Compiled here, as it will be evaluated (RE2, both ways of case), so that a
+            # pattern the evaluator or KQL cannot run is a load error at its line.
             try:
-                re.compile(value)
-            except re.error as exc:
-                self.error((*path, op), f"bad regular expression {value!r}: {exc}")
+                compile_pattern(value, bool(node.get("caseSensitive", False)))
+            except PatternError as exc:
+                self.error((*path, op), f"bad regular expression {shown(value)}: {exc}")
                 return None
         on_missing = ir.OnMissing(node["onMissing"]) if "onMissing" in node else None
         if isinstance(value, list):
@@ -188,15 +189,17 @@ def load_file_documents(path: Path, display: str | None = None
     """Rules of one file with their documents, and the errors found in it (every one)."""
     name = display or str(path)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [RuleLoadError(f"cannot read rule file: {exc}", Span(name))]
+        text = read_text(path, name, "rule file")
+    except RuleLoadError as exc:
+        return [], [exc]
     rules: list[LoadedRule] = []
     errors: list[RuleLoadError] = []
+    documents = 0
     try:
         for doc in load_documents(text, name):
             if doc.data is None:
                 continue
+            documents += 1
             if not isinstance(doc.data, dict):
                 errors.append(RuleLoadError("a rule must be a mapping", doc.span))
                 continue
@@ -211,6 +214,11 @@ def load_file_documents(path: Path, display: str | None = None
                 rules.append(LoadedRule(rule, doc))
     except RuleLoadError as exc:
         errors.append(exc)
+    if not documents and not errors:
+        # A rule file that came out empty (truncated, or everything commented out) would
+        # otherwise check nothing without a word.
+        errors.append(RuleLoadError("the file holds no rule (it is empty or only comments)",
+                                    Span(name, 1, 1)))
     return rules, errors
 
 
@@ -240,7 +248,12 @@ def rule_sources(paths: Iterable[Path], *, include_bundled: bool = True) -> list
     for path in paths:
         if not path.exists():
             raise RuleLoadErrors([RuleLoadError("no such rule file or directory", Span(str(path)))])
-        sources += [(p, str(p)) for p in rule_files(path)]
+        found = rule_files(path)
+        if not found:
+            suffixes = ", ".join("*" + suffix for suffix in RULE_SUFFIXES)
+            raise RuleLoadErrors([RuleLoadError(f"no rule files ({suffixes}) in this directory",
+                                                Span(str(path)))])
+        sources += [(p, str(p)) for p in found]
     return sources
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 from policyengine.errors import RuleLoadError
-from policyengine.loading.yaml_nodes import Document, JsonPath
+from policyengine.loading.yaml_nodes import Document, JsonPath, shown
 from policyengine.operators import OPERATORS
 
 
@@ -64,9 +64,9 @@ def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadE
                 continue
             if _is_condition(error):
                 ops = [o for o in allowed if o in OPERATORS]
-                text = f"{where}: unknown operator '{key}'{_did_you_mean(key, ops)}"
+                text = f"{where}: unknown operator {shown(key)}{_did_you_mean(key, ops)}"
             else:
-                text = f"{where}: unknown key '{key}'{_did_you_mean(key, allowed)}"
+                text = f"{where}: unknown key {shown(key)}{_did_you_mean(key, allowed)}"
             out.append(RuleLoadError(text, doc.positions.of((*path, key), key=True)))
         return out
     if error.validator == "oneOf" and isinstance(instance, dict):

@@ -21,7 +21,7 @@ from policyengine import ir
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
 from policyengine.loading.rules import TEST_SUFFIXES
 from policyengine.loading.schema import validate
-from policyengine.loading.yaml_nodes import load_documents
+from policyengine.loading.yaml_nodes import load_documents, read_text
 
 
 def test_files(paths: Iterable[Path]) -> list[Path]:
@@ -42,14 +42,13 @@ def load_test_files(files: Iterable[Path], rules: Mapping[str, ir.Rule]) -> dict
     errors: list[RuleLoadError] = []
     for path in files:
         try:
-            text = path.read_text("utf-8")
-            docs = list(load_documents(text, str(path)))
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(RuleLoadError(f"cannot read the test file: {exc}", Span(str(path))))
-            continue
+            docs = list(load_documents(read_text(path, str(path), "test file"), str(path)))
         except RuleLoadError as exc:
             errors.append(exc)
             continue
+        if not docs:
+            errors.append(RuleLoadError("the test file holds no tests (it is empty or only comments)",
+                                        Span(str(path), 1, 1)))
         for doc in docs:
             problems = validate(doc, "tests.schema.json")
             if problems:

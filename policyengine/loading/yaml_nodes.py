@@ -11,14 +11,22 @@ ourselves, so that:
   exhausting memory;
 * scalars follow the YAML 1.2 core schema: ``on``, ``off``, ``yes`` and ``no`` stay strings.
   This matters here: ``require_secure_transport`` takes the values ``on`` and ``off``, and a
-  YAML 1.1 loader would turn ``equals: on`` into a boolean.
+  YAML 1.1 loader would turn ``equals: on`` into a boolean;
+* numbers are what JSON can hold: ``.nan``, ``.inf`` and a float that overflows to infinity
+  are errors (every report is JSON, or rendered from it, and JSON has no NaN or Infinity;
+  a rule comparing with NaN would be false whatever the value), and so is an integer of more
+  than 4,300 digits (the bound Python puts on reading one);
+* whatever the text holds (control characters, a lone surrogate, nesting deeper than the
+  parser's stack), the error is a located :class:`RuleLoadError`, never another exception.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -38,6 +46,9 @@ JsonPath = tuple[str | int, ...]
 #: hundred nodes; the bounds only exist to stop alias bombs and self-referencing anchors.
 MAX_NODES = 100_000
 MAX_DEPTH = 100
+#: The most digits an integer may have: Python's own default bound on reading one
+#: (``sys.get_int_max_str_digits``), kept whatever the interpreter is set to.
+MAX_INT_DIGITS = 4300
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -121,6 +132,15 @@ class Document:
     span: Span
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A user's text quoted in a message: control characters and lone surrogates escaped (as
+    ``repr`` does), and a long text cut, so that a message never carries terminal escapes or
+    a 100,000-character value."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def _span(file: str, node: yaml.Node) -> Span:
     mark = node.start_mark
     return Span(file, mark.line + 1, mark.column + 1)
@@ -172,7 +192,7 @@ class _Builder:
             if key in out:
                 first = self.positions.keys[(*path, key)]
                 raise RuleLoadError(
-                    f"duplicate key '{key}' (first defined at line {first.line})",
+                    f"duplicate key {shown(key)} (first defined at line {first.line})",
                     _span(self.file, key_node),
                 )
             self.positions.keys[(*path, key)] = _span(self.file, key_node)
@@ -188,9 +208,19 @@ class _Builder:
             return str(node.value).lower() == "true"
         if node.tag == _INT:
             text = str(node.value)
-            return int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10)
+            based = text[:2] in ("0o", "0x")
+            digits = len(text) - 2 if based else len(text.lstrip("+-"))
+            if digits > MAX_INT_DIGITS:
+                raise RuleLoadError(f"an integer of {digits} digits: at most {MAX_INT_DIGITS} are read",
+                                    _span(self.file, node))
+            return int(text, 0) if based else int(text, 10)
         if node.tag == _FLOAT and isinstance(node, yaml.ScalarNode):
-            return self.scalars.construct_yaml_float(node)
+            number: float = self.scalars.construct_yaml_float(node)
+            if not math.isfinite(number):
+                what = "NaN" if math.isnan(number) else f"{shown(str(node.value))} (infinite)"
+                raise RuleLoadError(f"{what} is not a number JSON can hold; write a finite number",
+                                    _span(self.file, node))
+            return number
         raise self._bad_tag(node)
 
     def _bad_tag(self, node: yaml.Node) -> RuleLoadError:
@@ -200,10 +230,38 @@ class _Builder:
         )
 
 
+def _offset_span(text: str, file: str, offset: int, *, in_bytes: bool) -> Span:
+    """The line and column of a character offset in ``text`` (of a UTF-8 byte offset if
+    ``in_bytes``: libyaml counts bytes)."""
+    if in_bytes:
+        encoded = text.encode("utf-8", "surrogatepass")
+        offset = len(encoded[:offset].decode("utf-8", "ignore"))
+    before = text[:offset]
+    return Span(file, before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
+
+
+def read_text(path: Path, file: str, what: str) -> str:
+    """The text of a user's YAML file; :class:`RuleLoadError` (``file`` shown) if it cannot be
+    read (missing, a directory) or is not UTF-8, located at the first byte that is not."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleLoadError(f"cannot read the {what}: {exc.strerror or exc}", Span(file)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        span = Span(file, data.count(b"\n", 0, exc.start) + 1, col)
+        raise RuleLoadError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded ({exc.reason})",
+                            span) from None
+
+
 def load_documents(text: str, file: str) -> Iterator[Document]:
     """Yield every document of a YAML stream (``---`` separated), positions kept."""
-    loader = _Loader(text)
+    loader: Any = None
     try:
+        loader = _Loader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there was one
@@ -216,7 +274,19 @@ def load_documents(text: str, file: str) -> Iterator[Document]:
         span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file)
         problem = exc.problem or exc.context or "invalid YAML"
         raise RuleLoadError(f"invalid YAML: {problem}", span) from None
+    except UnicodeEncodeError as exc:  # libyaml reads UTF-8, which has no lone surrogates
+        raise RuleLoadError("invalid YAML: a lone surrogate is not a character",
+                            _offset_span(text, file, exc.start, in_bytes=False)) from None
+    except yaml.reader.ReaderError as exc:
+        # Not a marked error: it has an offset, in bytes when libyaml read the text.
+        span = _offset_span(text, file, exc.position, in_bytes=_Loader is not _PyLoader)
+        raise RuleLoadError(f"invalid YAML: character {chr(exc.character)!r} (U+{exc.character:04X})"
+                            f": {exc.reason}", span) from None
     except yaml.YAMLError as exc:
         raise RuleLoadError(f"invalid YAML: {exc}", Span(file)) from None
+    except RecursionError:
+        # The pure-Python composer recurses once per level (libyaml stops at 1,000 itself).
+        raise RuleLoadError("invalid YAML: nested too deeply to read", Span(file, 1, 1)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

@@ -231,4 +231,4 @@ def test_bad_catalog_files_give_located_errors(name: str, body: str | None, at: 
 def test_an_unreadable_catalog_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuleLoadErrors) as info:
         catalog(tmp_path / "missing.yaml")
-    assert "cannot read catalog file" in str(info.value)
+    assert str(info.value) == f"{tmp_path / 'missing.yaml'}: cannot read the catalog file: No such file or directory"

@@ -112,3 +112,14 @@ def test_the_docstring_table_is_the_check_table() -> None:
     rows = re.findall(r"^(PE\d{3})\s+(error|warning)\s+(.+?)\s*$", doc, re.MULTILINE)
     assert {code: (severity, summary) for code, severity, summary in rows} == {
         c.code: (c.severity, c.summary) for c in CHECKS.values()}
+
+
+def test_a_pattern_re2_cannot_run_is_a_lint_error_at_its_line(cli: Run, write: Write) -> None:
+    """The linter loads rules as a scan does, so the RE2 check at load is a PE001 at the pattern,
+    beside the rest of the file's problems."""
+    path = write("r.yaml", rule_text("resource: Microsoft.DBforPostgreSQL/flexibleServers\n"
+                                     "condition: {field: name, match: 'pg-(?!prod)[a-z]+'}\n"))
+    result = cli("lint", str(path))
+    assert result.code == 1
+    assert result.out == (f"{path}:11:35: error: PE001: spec.condition.match: bad regular expression "
+                          "'pg-(?!prod)[a-z]+': RE2 syntax does not support lookahead ((?=...), (?!...))\n")

@@ -97,7 +97,7 @@ BASE = "resource: Microsoft.DBforPostgreSQL/flexibleServers\n"
                      ["bad.yaml:11:14: spec.condition: no operator; use one of: equals, notEquals, in, notIn, exists, hasValue, contains, notContains, startsWith, endsWith, match, greater, greaterOrEquals, less, lessOrEquals, count"],
                      id="no-operator"),
         pytest.param(rule_text(BASE + "condition: {field: name, match: '[a-'}"),
-                     ["bad.yaml:11:35: spec.condition.match: bad regular expression '[a-': unterminated character set at position 0"],
+                     ["bad.yaml:11:35: spec.condition.match: bad regular expression '[a-': missing ]: [a-"],
                      id="bad-regex"),
         pytest.param(rule_text(BASE + "condition: {field: name, exists: true}", severity="hgh"),
                      ["bad.yaml:6:13: metadata.severity: 'hgh' is not one of ['critical', 'high', 'medium', 'low', 'info']"],
@@ -171,3 +171,68 @@ def test_schema_is_a_valid_2020_12_schema() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
     assert json.loads(json.dumps(schema)) == schema
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"(a)\\1", "RE2 syntax does not support backreferences (\\1 ... \\9)"),
+        ("(?P<x>a)(?P=x)", "RE2 syntax does not support named backreferences ((?P=name))"),
+        ("pg-(?=prod)", "RE2 syntax does not support lookahead ((?=...), (?!...))"),
+        ("pg-(?!prod).*", "RE2 syntax does not support lookahead ((?=...), (?!...))"),
+        ("(?<=pg-)x", "RE2 syntax does not support lookbehind ((?<=...), (?<!...))"),
+        ("(?<!pg-)x", "RE2 syntax does not support lookbehind ((?<=...), (?<!...))"),
+        ("(?>a+)b", "RE2 syntax does not support atomic groups ((?>...))"),
+        ("a++b", "RE2 syntax does not support possessive quantifiers (*+, ++, ?+)"),
+        (r"pg\\Z", "RE2 syntax does not support \\Z (write \\z for the end of the text)"),
+        ("a{1001}", "invalid repetition size: {1001}"),
+        ("(a", "missing ): (a"),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_a_located_load_error(write: Write, pattern: str, reason: str) -> None:
+    """``match`` is evaluated by RE2 (linear time) and compiled to KQL's ``matches regex``
+    (RE2 too): a pattern either cannot run is refused where it is written."""
+    (message,) = errors_of(write, rule_text(BASE + f'condition: {{field: name, match: "{pattern}"}}'))
+    shown = repr(pattern.replace("\\\\", "\\"))
+    assert message == f"bad.yaml:11:35: spec.condition.match: bad regular expression {shown}: {reason}"
+
+
+def test_a_pattern_that_backtracks_elsewhere_loads_and_runs_in_linear_time(write: Write) -> None:
+    (rule,) = load(write("r.yaml", rule_text(BASE + 'condition: {field: name, match: "(a+)+b"}\n'
+                                             'tests:\n  - {name: t, resource: {name: "pg"}, expect: fail}')))
+    assert isinstance(rule.condition, ir.Compare) and rule.condition.value == "(a+)+b"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (".nan", "bad.yaml:11:34: NaN is not a number JSON can hold; write a finite number"),
+        (".inf", "bad.yaml:11:34: '.inf' (infinite) is not a number JSON can hold; write a finite number"),
+        ("1" * 5000, "bad.yaml:11:34: an integer of 5000 digits: at most 4300 are read"),
+    ],
+)
+def test_a_value_json_cannot_hold_is_a_located_load_error(write: Write, value: str, message: str) -> None:
+    """A rule compares with what the reports can write back: NaN would also make every
+    comparison false, so it is refused rather than given a meaning."""
+    assert errors_of(write, rule_text(BASE + f"condition: {{field: name, less: {value}}}")) == [message]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# every rule commented out\n# apiVersion: policyengine/v1\n", "---\n"])
+def test_an_empty_rule_file_is_an_error(write: Write, text: str) -> None:
+    assert errors_of(write, text) == ["bad.yaml:1:1: the file holds no rule (it is empty or only comments)"]
+
+
+def test_a_rule_directory_without_rule_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "README.md").write_text("no rules here")
+    with pytest.raises(RuleLoadErrors) as info:
+        load(tmp_path / "rules")
+    assert str(info.value) == f"{tmp_path / 'rules'}: no rule files (*.yaml, *.yml) in this directory"
+
+
+def test_a_rule_file_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(rule_text(BASE + "condition: {field: name, equals: x}").encode() + b"# \xff\n")
+    with pytest.raises(RuleLoadErrors) as info:
+        load(path)
+    assert str(info.value) == f"{path}:12:3: not UTF-8 text: byte 0xff cannot be decoded (invalid start byte)"

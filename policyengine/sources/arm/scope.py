@@ -350,13 +350,20 @@ def load_parameters_file(path: Path) -> dict[str, Any]:
 def parse_inline(assignment: str, template: Mapping[str, Any]) -> tuple[str, Any]:
     """``-p name=value``: the value as the parameter's declared type reads it (a string stays
     the raw text; an int, bool, array or object is parsed; an undeclared type takes JSON if the
-    text is JSON). Returns the parameter's name as the template spells it."""
+    text is JSON). Returns the parameter's name as the template spells it. Every problem is a
+    :class:`UsageError` that quotes the user's text escaped and cut short (a value may be
+    100,000 characters, or hold terminal escapes)."""
+
+    def shown(text: str) -> str:
+        return repr(text) if len(text) <= 60 else f"{text[:60]!r}... ({len(text)} characters)"
+
     name, sep, text = assignment.partition("=")
     if not sep or not name.strip():
-        raise UsageError(f"-p {assignment!r}: expected name=value")
+        raise UsageError(f"-p {shown(assignment)}: expected name=value")
     declared = _section(template, "parameters")
     if name.strip().lower() not in declared:
-        raise UsageError(f"-p {name.strip()}: the template declares no such parameter "
+        label = name.strip() if name.strip().isprintable() and len(name) <= 60 else shown(name.strip())
+        raise UsageError(f"-p {label}: the template declares no such parameter "
                          f"(it declares: {_names(declared)})")
     spelled, decl = declared[name.strip().lower()]
     kind = str(decl.get("type", "")).lower() if isinstance(decl, Mapping) else ""
@@ -364,11 +371,15 @@ def parse_inline(assignment: str, template: Mapping[str, Any]) -> tuple[str, Any
         return spelled, text
     if kind == "int":
         if not re.fullmatch(r"[-+]?\d+", text.strip()):
-            raise UsageError(f"-p {spelled}: {text!r} is not an int")
+            raise UsageError(f"-p {spelled}: {shown(text)} is not an int")
+        digits = len(text.strip().lstrip("+-"))
+        # Python reads at most 4,300 digits (sys.get_int_max_str_digits); ARM's ints have 19.
+        if digits > 4300:
+            raise UsageError(f"-p {spelled}: an int of {digits} digits: at most 4300 are read")
         return spelled, int(text)
     if kind == "bool":
         if text.strip().lower() not in ("true", "false"):
-            raise UsageError(f"-p {spelled}: {text!r} is not true or false")
+            raise UsageError(f"-p {spelled}: {shown(text)} is not true or false")
         return spelled, text.strip().lower() == "true"
     try:
         value = jsonpos.loads(text, f"-p {spelled}")
