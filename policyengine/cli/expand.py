@@ -39,10 +39,13 @@ def run_expand(args: argparse.Namespace) -> int:
         entry.update({k: v for k, v in res.body.items() if k not in entry})
         resources.append(entry)
     document = {"template": expansion.file, "resources": resources, "outputs": expansion.outputs,
-                "notes": expansion.notes}
+                "notes": expansion.notes, "inputErrors": [p.to_json() for p in expansion.problems]}
     json.dump(document, sys.stdout, indent=2, default=_unknown, ensure_ascii=False)
     sys.stdout.write("\n")
-    return 0
+    # A resource ARM rejects is left out of "resources": say so, as scan does (exit code 2).
+    for problem in expansion.problems:
+        print(problem.text(), file=sys.stderr)
+    return 2 if expansion.problems else 0
 
 
 def _unknown(value: Any) -> Any:

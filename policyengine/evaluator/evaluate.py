@@ -144,9 +144,16 @@ def _site(path: FieldPath, rule: ir.Rule) -> Callable[[Context], str | None]:
     if path.is_related:
         spec = rule.related_named(path.related_name)
         assert spec is not None, "the loader checks related names"
-        if spec.scope is not ir.Scope.CHILD:
-            return lambda _ctx: None
         key, segments = spec.key, segments[2:]
+        if spec.scope is not ir.Scope.CHILD:
+            # A subscription-scope value (a Defender pricing) is located in the record that
+            # holds it: the subscription's, where the template declares its pricings.
+            def held(ctx: Context) -> str | None:
+                holder = _holder(ctx.record, spec)
+                locate = holder.locate if holder is not None else None
+                return locate(key, segments) if locate is not None else None
+
+            return held
 
     def site(ctx: Context) -> str | None:
         locate = ctx.record.locate

@@ -10,7 +10,6 @@ walks it for templates, Bicep files and plans and skips everything else with a n
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -25,6 +24,7 @@ from policyengine.status import InputProblem
 
 if TYPE_CHECKING:
     from policyengine.records.assemble import Stats
+    from policyengine.sources.terraform import PlanResult
 
 HEAD = 64 * 1024
 _SKIPPED_DIRS = {".git", "node_modules", ".terraform", "__pycache__", ".venv"}
@@ -185,28 +185,34 @@ def declared_records(targets: Sequence[Target], options: TemplateOptions, log: S
 def target_records(target: Target, options: TemplateOptions, log: Stats) -> Iterator[Record]:
     """The records one template, Bicep file or plan declares; its notes go to ``log``."""
     if target.kind is Kind.PLAN:
-        yield from _plan(target, log.notes)
+        result = _plan(target)
+        log.notes.extend(result.notes)
+        # A resource the plan cannot map is an input error of its own; the plan's others are judged.
+        for problem in result.problems:
+            log.add_error(problem)
+        yield from result.records
     elif target.kind in (Kind.TEMPLATE, Kind.BICEP):
         from policyengine.sources.arm.records import template_records
 
         expansion = expand_target(target, options)
-        log.notes.extend(expansion.notes)
-        yield from template_records(expansion)
+        built = template_records(expansion)
+        log.notes.extend(expansion.notes + built.notes)
+        # A resource ARM rejects is an input error of its own; the template's others are judged.
+        for problem in expansion.problems + built.problems:
+            log.add_error(problem)
+        yield from built.records
 
 
-def _plan(target: Target, notes: list[str]) -> Iterator[Record]:
+def _plan(target: Target) -> PlanResult:
+    from policyengine.sources import jsonpos
     from policyengine.sources.terraform import plan_records
 
     try:
-        with target.path.open(encoding="utf-8-sig") as handle:
-            doc = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", Span(target.shown, exc.lineno, exc.colno)) from None
+        text = target.path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the plan: {exc}", Span(target.shown)) from None
-    result = plan_records(doc, target.shown)
-    notes.extend(result.notes)
-    yield from result.records
+    # Decoded with positions, so an error in one of its resources names its line.
+    return plan_records(jsonpos.loads(text, target.shown), target.shown)
 
 
 def load_template(target: Target) -> Any:

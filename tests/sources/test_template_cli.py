@@ -145,6 +145,55 @@ def test_unsupported_function_is_unknown_and_noted(cli: Callable[..., Result],
     assert "frobnicate" in result.err
 
 
+def test_a_resource_arm_rejects_is_an_input_error_of_its_own_and_the_rest_is_judged(
+        cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path) -> None:
+    bad_child = {"type": "Microsoft.DBforPostgreSQL/flexibleServers/configurations", "apiVersion": "2024-08-01",
+                 "name": "require_secure_transport", "properties": {"value": "off"}}
+    path = write("t.json", template([server(resources=[bad_child]), server("pg-b", location="[bad.expr]")]))
+    other = write("other.json", template([server("pg-c")]))
+    out = tmp_path / "report.json"
+    result = cli("scan", str(path), str(other), "--format", "json", "-o", str(out))
+    assert result.code == 2 and "Traceback" not in result.err
+    report = json.loads(out.read_text())
+    errors = report["scan"]["inputErrors"]
+    assert [(e["unit"], e["resource"], e["file"]) for e in errors] == [
+        ("resource", "resources[0].resources[0]", str(path)), ("resource", "resources[1]", str(path))]
+    assert all(e["line"] > 0 and e["message"].startswith("ARM rejects this template: ") for e in errors)
+    verdicts = {(f["rule"]["id"], f["resource"]["id"].rsplit("/", 1)[-1]): f["verdict"] for f in report["findings"]}
+    assert verdicts[("PG-FLEX-001", "pg-a")] == "unknown"  # its bad child's value, not the default
+    assert verdicts[("PG-FLEX-003", "pg-a")] == "fail"
+    assert verdicts[("PG-FLEX-001", "pg-c")] == "pass"
+    assert not any(name == "pg-b" for _, name in verdicts)
+    assert f"{path}:" in result.err and "policyengine: 2 input errors" in result.err
+
+
+def test_expand_lists_what_arm_rejects(cli: Callable[..., Result], write: Callable[[str, str], Path]) -> None:
+    path = write("t.json", template([server(), server("pg-b", location="[bad.expr]")]))
+    result = cli("expand", str(path))
+    assert result.code == 2
+    doc = json.loads(result.out)
+    assert [r["name"] for r in doc["resources"]] == ["pg-a"]
+    assert [e["resource"] for e in doc["inputErrors"]] == ["resources[1]"]
+    assert result.err.startswith(f"{path}:")
+
+
+def test_a_bicep_file_without_a_compiler_is_an_input_error_and_the_folder_is_still_scanned(
+        cli: Callable[..., Result], write: Callable[[str, str], Path], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(write("empty/.keep", "").parent))
+    bicep = write("infra/main.bicep", "param x string\n")
+    write("infra/db.json", template([server()]))
+    out = tmp_path / "report.json"
+    result = cli("scan", str(bicep.parent), "--format", "json", "-o", str(out))
+    assert result.code == 2 and "Traceback" not in result.err
+    report = json.loads(out.read_text())
+    (error,) = report["scan"]["inputErrors"]
+    assert error["unit"] == "file" and error["file"] == str(bicep)
+    assert "needs the Bicep CLI" in error["message"] and "az bicep build --file" in error["message"]
+    assert "scan that JSON" in error["message"]
+    assert {f["resource"]["id"].rsplit("/", 1)[-1] for f in report["findings"]} == {"pg-a"}
+
+
 def test_bicep_without_a_compiler_says_what_to_do(cli: Callable[..., Result], write: Callable[[str, str], Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(write("empty/.keep", "").parent))
@@ -236,6 +285,11 @@ def test_a_resource_declared_twice_is_an_error_unless_conditions_decide(
     result = cli("scan", str(twice))
     assert result.code == 2 and "declared twice (first as resources[1]" in result.err
     assert result.err.startswith(f"{twice}:")
+    # ARM rejects it; the error is the child's, and its server is still judged: unknown.
+    report = json.loads(cli("scan", str(twice), "--rule", "PG-FLEX-001", "--format", "json").out)
+    (error,) = report["scan"]["inputErrors"]
+    assert error["unit"] == "resource" and error["resource"] == "resources[2]"
+    assert [f["verdict"] for f in report["findings"]] == ["unknown"]
     either = write("either.json", template(
         [server(), config("on", condition="[parameters('strict')]"), config("off", condition="[not(parameters('strict'))]")],
         parameters={"strict": {"type": "bool"}}))

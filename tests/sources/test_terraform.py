@@ -30,6 +30,7 @@ from policyengine.sources.jsonpos import loads
 from policyengine.sources.terraform import PlanResult, is_plan, plan_records
 from policyengine.sources.terraform.addresses import ResourceAddr, Step, parse_address, parse_reference
 from policyengine.sources.terraform.mapping import FLEXIBLE_SERVER, SINGLE_SERVER, apply
+from policyengine.status import Unit
 from policyengine.unknown import Unknown
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "terraform"
@@ -345,7 +346,8 @@ def plan_index(address: str) -> int:
 
 
 INSECURE = plan_index(f"{FLEX}.insecure")
-MALFORMED = [
+#: Problems of the document itself: the whole file is an input error.
+FILE_ERRORS = [
     ("[]", "plan.json:1:1: not a Terraform plan: expected a JSON object, found an array"),
     ('{"resource_changes": []}', "plan.json:1:1: not a Terraform plan: no format_version"),
     ('{"format_version": "2.0", "resource_changes": []}', "plan.json:1:20: format_version: unsupported "
@@ -353,44 +355,104 @@ MALFORMED = [
     ('{"format_version": 1.2, "resource_changes": []}', "plan.json:1:20: format_version: expected a string"),
     ('{"format_version": "1.2"}', "plan.json:1:1: not a Terraform plan: no resource_changes"),
     ('{"format_version": "1.2", "resource_changes": {}}', "resource_changes: expected an array, found an object"),
-    ('{"format_version": "1.2", "resource_changes": [3]}', "plan.json:1:48: resource_changes[0]: expected an "
-                                                           "object, found a number"),
-    ('{"format_version": "1.2", "resource_changes": [{"address": "not an address"}]}',
-     'resource_changes[0].address: not a resource address: \'not an address\''),
-    (mutate(f"resource_changes/{INSECURE}/change/actions", "create"),
-     f"resource_changes[{INSECURE}] ({FLEX}.insecure).change.actions: expected an array"),
-    (mutate(f"resource_changes/{INSECURE}/change/after", ...),
-     f"resource_changes[{INSECURE}] ({FLEX}.insecure).change.after: expected an object for actions ['create']"),
-    (mutate(f"resource_changes/{INSECURE}/change/after", "pg"),
-     f"resource_changes[{INSECURE}] ({FLEX}.insecure).change.after: expected an object, found a string"),
-    (mutate(f"resource_changes/{INSECURE}/change/after/public_network_access_enabled", "yes"),
-     f"{FLEX}.insecure: public_network_access_enabled: expected true or false"),
-    (mutate(f"resource_changes/{INSECURE}/change/after/name", 7), f"{FLEX}.insecure: name: expected a non-empty string"),
-    (mutate(f"resource_changes/{INSECURE}/change/after/resource_group_name", None),
-     f"{FLEX}.insecure: resource_group_name: expected a non-empty string"),
-    (mutate(f"resource_changes/{INSECURE + 1}/change/after/value", False),
-     f"{FLEX}_configuration.insecure_transport: value: expected a string"),
     (mutate("planned_values/root_module", []).replace('"resource_changes"', '"ignored_changes"'),
      "planned_values.root_module: expected an object, found an array"),
 ]
 
 
-@pytest.mark.parametrize(("source", "message"), MALFORMED, ids=[m[1][:50] for m in MALFORMED])
-def test_malformed_plans_are_input_errors(source: str, message: str) -> None:
+@pytest.mark.parametrize(("source", "message"), FILE_ERRORS, ids=[m[1][:50] for m in FILE_ERRORS])
+def test_a_malformed_plan_is_an_input_error_of_the_file(source: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         plan_records(loads(source, "plan.json"), "plan.json")
     assert message in str(caught.value)
     assert str(caught.value).startswith("plan.json:")
 
 
-def test_a_hostile_depth_is_an_input_error() -> None:
+#: Problems of one resource entry: that resource is an input error, the rest of the plan is judged.
+#: (source, the address the error names, message)
+RESOURCE_ERRORS = [
+    ('{"format_version": "1.2", "resource_changes": [3]}', "resource_changes[0]",
+     "plan.json:1:48: resource_changes[0]: expected an object, found a number"),
+    ('{"format_version": "1.2", "resource_changes": [{"address": "not an address"}]}', "resource_changes[0]",
+     "resource_changes[0].address: not a resource address: 'not an address'"),
+    (mutate(f"resource_changes/{INSECURE}/change/actions", "create"), f"{FLEX}.insecure",
+     f"resource_changes[{INSECURE}] ({FLEX}.insecure).change.actions: expected an array"),
+    (mutate(f"resource_changes/{INSECURE}/change/after", ...), f"{FLEX}.insecure",
+     f"resource_changes[{INSECURE}] ({FLEX}.insecure).change.after: expected an object for actions ['create']"),
+    (mutate(f"resource_changes/{INSECURE}/change/after", "pg"), f"{FLEX}.insecure",
+     f"resource_changes[{INSECURE}] ({FLEX}.insecure).change.after: expected an object, found a string"),
+    (mutate(f"resource_changes/{INSECURE}/change/after/public_network_access_enabled", "yes"), f"{FLEX}.insecure",
+     f"{FLEX}.insecure: public_network_access_enabled: expected true or false"),
+    (mutate(f"resource_changes/{INSECURE}/change/after/name", 7), f"{FLEX}.insecure",
+     f"{FLEX}.insecure: name: expected a non-empty string"),
+    (mutate(f"resource_changes/{INSECURE}/change/after/resource_group_name", None), f"{FLEX}.insecure",
+     f"{FLEX}.insecure: resource_group_name: expected a non-empty string"),
+    (mutate(f"resource_changes/{INSECURE + 1}/change/after/value", False), f"{FLEX}_configuration.insecure_transport",
+     f"{FLEX}_configuration.insecure_transport: value: expected a string"),
+]
+
+
+@pytest.mark.parametrize(("source", "address", "message"), RESOURCE_ERRORS, ids=[m[2][:50] for m in RESOURCE_ERRORS])
+def test_a_malformed_resource_is_an_input_error_of_that_resource_only(source: str, address: str,
+                                                                       message: str) -> None:
+    res = plan_records(loads(source, "plan.json"), "plan.json")
+    (problem,) = res.problems
+    assert problem.unit is Unit.RESOURCE and problem.resource == address
+    assert message in problem.text() and problem.text().startswith("plan.json:") and problem.span.line > 0
+    assert "this resource is not evaluated, the rest of the plan is" in problem.message
+    if len(json.loads(source)["resource_changes"]) > 1:
+        got = findings(res)  # the rest of the plan is judged as before
+        assert got[("PG-FLEX-001", f"{FLEX}.secure")].verdict.value == "pass"
+        assert got[("PG-FLEX-002", f"{FLEX}.secure")].verdict.value == "pass"
+        assert {f"{FLEX}.secure", f"{FLEX}.plain", f"{FLEX}.pending", f"{FLEX}.hidden"} <= {
+            address for _, address in got}
+
+
+def test_a_malformed_server_is_not_evaluated_and_its_children_say_why() -> None:
+    source = mutate(f"resource_changes/{INSECURE}/change/after/public_network_access_enabled", "yes")
+    res = plan_records(loads(source, "plan.json"), "plan.json")
+    assert f"{FLEX}.insecure" not in {address for _, address in findings(res)}
+    # Its parameters name it through a reference, which now points at an invalid resource.
+    assert any(f"{FLEX}_configuration.insecure_transport: refers to {FLEX}.insecure, which is invalid in this "
+               "plan" in n for n in res.notes), res.notes
+
+
+def test_a_malformed_parameter_leaves_that_parameter_unknown_on_its_server() -> None:
+    source = mutate(f"resource_changes/{INSECURE + 1}/change/after/value", False)
+    got = findings(plan_records(loads(source, "plan.json"), "plan.json"))
+    transport = got[("PG-FLEX-001", f"{FLEX}.insecure")]
+    assert transport.verdict.value == "unknown"  # neither its 'off' nor the platform default 'on'
+    assert f"{FLEX}_configuration.insecure_transport is invalid in the plan" in transport.message
+    assert got[("PG-FLEX-002", f"{FLEX}.insecure")].verdict.value == "fail"  # its TLSv1.1 is still read
+
+
+def test_a_malformed_pricing_leaves_the_subscription_plan_unknown() -> None:
+    plan = doc("single.json")
+    oss = next(rc for rc in plan["resource_changes"] if rc["address"].endswith("pricing.oss"))
+    oss["change"]["after"]["tier"] = 1
+    res = plan_records(plan, "p.json")
+    (problem,) = res.problems
+    assert problem.unit is Unit.RESOURCE and problem.resource == oss["address"]
+    assert "tier: expected a string" in problem.message
+    got = findings(res)
+    default = got[("PG-SUB-001", 'provider["registry.terraform.io/hashicorp/azurerm"]')]
+    assert default.verdict.value == "unknown"  # was pass on Standard; never a guess now
+    assert f"{oss['address']} is invalid in the plan" in default.message
+    # The other provider's subscription, and its deleted (Free) pricing, are judged as before.
+    assert got[("PG-SUB-001", 'provider["registry.terraform.io/hashicorp/azurerm"].analytics')].verdict.value \
+        == "fail"
+
+
+def test_a_hostile_depth_is_an_input_error_of_that_resource() -> None:
     plan = json.loads(text("flexible.json"))
     deep: Any = "x"
     for _ in range(400):
         deep = {"a": deep}
     plan["resource_changes"][INSECURE]["change"]["after"]["tags"] = deep
-    with pytest.raises(InputError, match=r"nested more than 256 deep"):
-        plan_records(plan, "plan.json")
+    res = plan_records(plan, "plan.json")
+    (problem,) = res.problems
+    assert "nested more than 256 deep" in problem.message and problem.resource == f"{FLEX}.insecure"
+    assert ("PG-FLEX-001", f"{FLEX}.secure") in findings(res)
 
 
 def test_plain_json_gives_errors_without_lines() -> None:

@@ -30,9 +30,11 @@ def build(path: Path, shown: str) -> str:
     diagnostics if it does not compile, or a way forward if no compiler is installed."""
     command = compiler()
     if command is None:
-        raise InputError("scanning a .bicep file needs the Bicep CLI: install it "
-                         "(https://aka.ms/bicep-install, or `az bicep install`) or scan the compiled "
-                         f"JSON instead (`bicep build {shown}` writes it beside the file)", Span(shown))
+        compiled = path.with_suffix(".json").name
+        raise InputError("scanning a .bicep file needs the Bicep CLI, and neither `bicep` nor `az` is on "
+                         "PATH: install it (https://aka.ms/bicep-install, or `az bicep install`), or compile "
+                         f"the file where it is installed (`az bicep build --file {shown}` or `bicep build "
+                         f"{shown}` writes {compiled} beside it) and scan that JSON", Span(shown))
     try:
         done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=TIMEOUT,
                               check=False)

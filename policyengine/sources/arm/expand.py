@@ -18,8 +18,19 @@ from typing import Any
 
 from policyengine.errors import Span
 from policyengine.records.model import declared_id
+from policyengine.sources.arm.expressions import TemplateLimitError
+from policyengine.sources.arm.rejected import (
+    DEPLOYMENTS,
+    Rejected,
+    outputs,
+    problems,
+    reach,
+    unknown_dependents,
+    whole_template,
+)
 from policyengine.sources.arm.scope import Deployment, TemplateError, TemplateScope
 from policyengine.sources.jsonpos import span_at, span_of
+from policyengine.status import InputProblem
 from policyengine.unknown import Unknown, split_name
 
 #: ARM's own limit on a copy loop (https://learn.microsoft.com/azure/azure-resource-manager/templates/copy-resources#copy-limits).
@@ -27,7 +38,6 @@ MAX_COPY = 800
 #: Bounds on what a hostile template can make us build.
 MAX_RESOURCES = 20_000
 MAX_DEPTH = 16
-DEPLOYMENTS = "microsoft.resources/deployments"
 #: Keys of a resource that describe how to deploy it rather than what it is.
 _CONTROL = frozenset({"copy", "condition", "dependson", "resources", "comments", "existing", "name",
                       "type", "metadata"})
@@ -60,12 +70,18 @@ class Expanded:
 
 @dataclass
 class Expansion:
-    """A template after expansion: its resources, its outputs, and what a user should know."""
+    """A template after expansion: its resources, its outputs, and what a user should know.
+
+    A resource ARM would reject is in ``rejected`` instead of ``resources``, and an input
+    error of its own in ``problems`` (so is an output that cannot be evaluated); the rest of
+    the template is judged (docs/architecture.md, "Input errors")."""
 
     file: str
     resources: list[Expanded] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
 
 
 def is_template(doc: Any) -> bool:
@@ -80,17 +96,30 @@ def is_template(doc: Any) -> bool:
 
 def expand(template: Mapping[str, Any], file: str, values: Mapping[str, Any],
            deployment: Deployment | None = None) -> Expansion:
-    """Expand ``template`` with the parameter ``values`` given by the user."""
+    """Expand ``template`` with the parameter ``values`` given by the user.
+
+    Raises :class:`TemplateError` for an error of the whole template (its sections, a
+    parameter value its declaration refuses, a limit); an error of one resource or output
+    is in :attr:`Expansion.problems` instead."""
     deployment = deployment or Deployment()
-    scope = TemplateScope(template, values, deployment, file)
+    try:
+        scope = TemplateScope(template, values, deployment, file)
+        scope.check_parameters()
+    except TemplateError as exc:
+        raise whole_template(exc, file) from None
     out = Expansion(file)
     schema = str(template.get("$schema", "")).lower()
     group: str | Unknown | None = None
     if not any(s in schema for s in _SUBSCRIPTION_SCOPE):
         group = _context_group(deployment)
     walker = _Walker(out, file)
-    walker.template(_Frame(scope, _Target(_context_subscription(deployment), group), (), 0), template, "")
-    out.outputs = scope.outputs()
+    try:
+        walker.template(_Frame(scope, _Target(_context_subscription(deployment), group), (), 0), template, "")
+    except TemplateError as exc:  # the 'resources' section itself, or a limit
+        raise whole_template(exc, file) from None
+    out.resources = unknown_dependents(out.resources, out.rejected)
+    out.outputs, failed = outputs(scope)
+    out.problems = problems(out.rejected) + failed
     out.notes[:0] = scope.notes
     return out
 
@@ -124,6 +153,20 @@ def _context_group(deployment: Deployment) -> str | Unknown:
         "resourceGroup().name", "the resource group is chosen at deployment")
 
 
+@dataclass
+class _Partial:
+    """What is known of a resource instance while it is expanded: enough, if it fails, to
+    tell what depends on it."""
+
+    address: str
+    declaration: str
+    node: Any
+    parent: Expanded | None
+    target: _Target
+    type: str | None = None
+    names: tuple[str | Unknown, ...] | None = None
+
+
 class _Walker:
     def __init__(self, out: Expansion, file: str) -> None:
         self.out = out
@@ -148,13 +191,31 @@ class _Walker:
 
     def resource(self, frame: _Frame, where: tuple[Any, str | int], raw: Any, parent: Expanded | None,
                  address: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise self.fail("a resource must be a JSON object", *where)
-        for field_ in ("type", "name"):
-            if field_ not in raw:
-                raise self.fail(f"the resource has no '{field_}'", *where)
-        for iteration, at in self._iterations(frame.scope, raw, frame.loops, address):
-            self.instance(replace(frame, loops=iteration), raw, parent, at)
+        """A resource as written: each of its copies, each of them judged or rejected alone."""
+        try:
+            if not isinstance(raw, Mapping):
+                raise self.fail("a resource must be a JSON object", *where)
+            for field_ in ("type", "name"):
+                if field_ not in raw:
+                    raise self.fail(f"the resource has no '{field_}'", *where)
+            iterations = list(self._iterations(frame.scope, raw, frame.loops, address))
+        except TemplateLimitError:
+            raise
+        except TemplateError as exc:
+            partial = _Partial(address, address, raw, parent, frame.target)
+            partial.type = _literal_type(raw, parent)
+            self.reject(exc, partial)
+            return
+        for iteration, at in iterations:
+            self.instance(replace(frame, loops=iteration), raw, parent, at, address)
+
+    def reject(self, exc: TemplateError, partial: _Partial) -> None:
+        """``partial`` is an input error of its own; the rest of the template goes on."""
+        node = partial.node if isinstance(partial.node, Mapping) else None
+        span = exc.span or span_of(node) or Span(self.file)
+        self.out.rejected.append(Rejected(
+            partial.address, partial.declaration, exc.message, span, node, partial.type, partial.names,
+            partial.parent, partial.target.subscription, partial.target.group, reach(node, partial.type)))
 
     def _iterations(self, scope: TemplateScope, raw: Mapping[str, Any], loops: Loops,
                     address: str) -> Iterator[tuple[Loops, str]]:
@@ -179,14 +240,36 @@ class _Walker:
         for index in range(count):
             yield (*loops, (copy["name"], index)), f"{address}[{index}]"
 
-    def instance(self, frame: _Frame, raw: Mapping[str, Any], parent: Expanded | None, address: str) -> None:
-        scope, target, loops = frame.scope, frame.target, frame.loops
+    def instance(self, frame: _Frame, raw: Mapping[str, Any], parent: Expanded | None, address: str,
+                 declaration: str) -> None:
+        """One instance: expanded, or rejected alone; then what it nests."""
+        partial = _Partial(address, declaration, raw, parent, frame.target)
+        try:
+            here = self._instance(frame, raw, parent, partial)
+            if here is None:
+                return
+            self.out.resources.append(here)
+            if here.type.lower() == DEPLOYMENTS and not here.existing:
+                self.deployment(frame, raw, here.body, address)
+                return
+        except TemplateLimitError:
+            raise
+        except TemplateError as exc:
+            self.reject(exc, partial)
+            return
+        children = raw.get("resources")
+        for i, child in enumerate(children if isinstance(children, list) else []):
+            self.resource(frame, (children, i), child, here, f"{address}.resources[{i}]")
+
+    def _instance(self, frame: _Frame, raw: Mapping[str, Any], parent: Expanded | None,
+                  partial: _Partial) -> Expanded | None:
+        scope, target, loops, address = frame.scope, frame.target, frame.loops, partial.address
         condition: Unknown | None = None
         if "condition" in raw:
             holds = scope.evaluate(raw["condition"], loops, container=raw, key="condition")
             if holds is False:
                 self.out.notes.append(f"{self._where(raw)}: {address} left out: its condition is false")
-                return
+                return None
             if isinstance(holds, Unknown):
                 condition = holds
                 self.out.notes.append(f"{self._where(raw)}: {address} is judged as if deployed: its "
@@ -194,28 +277,20 @@ class _Walker:
             elif holds is not True:
                 raise self.fail(f"the condition must be true or false, got {holds!r}", raw, "condition")
         rtype = scope.evaluate(raw["type"], loops, container=raw, key="type")
-        name = scope.evaluate(raw["name"], loops, container=raw, key="name")
         if not isinstance(rtype, str):
             raise self.fail("the resource type must be known before deployment", raw, "type")
-        full_type, names = self._full_name(raw, rtype, name, parent)
+        partial.type = full_type = self._full_type(raw, rtype, parent)
+        name = scope.evaluate(raw["name"], loops, container=raw, key="name")
+        partial.names = names = self._names(raw, rtype, full_type, name, parent)
+        if raw.get("resources") is not None and not isinstance(raw["resources"], list):
+            raise self.fail("a resource's 'resources' must be an array", raw, "resources")
         if len(self.out.resources) >= MAX_RESOURCES:
-            raise self.fail(f"the template expands to more than {MAX_RESOURCES} resources", raw)
+            raise TemplateLimitError(f"the template expands to more than {MAX_RESOURCES} resources",
+                                     span_of(raw) or Span(self.file))
         deployment = full_type.lower() == DEPLOYMENTS
         body = {k: self._evaluate(scope, raw, k, loops, deployment) for k in raw if k.lower() not in _CONTROL}
-        existing = raw.get("existing") is True
-        here = Expanded(full_type, names, name, body, raw, address, span_of(raw),
-                        target.subscription, target.group, existing, condition)
-        if deployment and not existing:
-            self.out.resources.append(here)
-            self.deployment(frame, raw, body, address)
-            return
-        self.out.resources.append(here)
-        children = raw.get("resources")
-        if isinstance(children, list):
-            for i, child in enumerate(children):
-                self.resource(frame, (children, i), child, here, f"{address}.resources[{i}]")
-        elif children is not None:
-            raise self.fail("a resource's 'resources' must be an array", raw, "resources")
+        return Expanded(full_type, names, name, body, raw, address, span_of(raw),
+                        target.subscription, target.group, raw.get("existing") is True, condition)
 
     @staticmethod
     def _evaluate(scope: TemplateScope, raw: Mapping[str, Any], key: str, loops: Loops,
@@ -228,20 +303,31 @@ class _Walker:
             return {**evaluated, "template": {"$nested": "expanded into the resources that follow"}}
         return scope.evaluate(value, loops, container=raw, key=key)
 
-    def _full_name(self, raw: Mapping[str, Any], rtype: str, name: Any,
-                   parent: Expanded | None) -> tuple[str, tuple[str | Unknown, ...]]:
+    def _full_type(self, raw: Mapping[str, Any], rtype: str, parent: Expanded | None) -> str:
+        if parent is not None and "/" not in rtype and rtype.strip():
+            # A nested child names only its own type: its full type starts with its parent's.
+            return f"{parent.type}/{rtype}"
+        if not _is_type(rtype):
+            raise self.fail(f"the resource type {rtype!r} is not 'Namespace/type' (a resource outside "
+                            "another one needs its provider namespace, such as "
+                            "Microsoft.DBforPostgreSQL/servers)", raw, "type")
+        return rtype
+
+    def _names(self, raw: Mapping[str, Any], rtype: str, full_type: str, name: Any,
+               parent: Expanded | None) -> tuple[str | Unknown, ...]:
         segments = split_name(name)
         if segments is None or not all(segments):
             raise self.fail(f"the resource name must be a string, got {name!r}", raw, "name")
         if parent is not None and "/" not in rtype:
-            # A nested child names only itself: its full type and name start with its parent's.
+            # A nested child names only itself: its full name starts with its parent's.
             if len(segments) != 1:
                 raise self.fail(f"a nested child resource's name has one segment, got {name!r}", raw, "name")
-            return f"{parent.type}/{rtype}", (*parent.names, *segments)
-        if len(rtype.split("/")) - 1 != len(segments):
-            raise self.fail(f"the name {_shown(name)} has {len(segments)} segment(s); type {rtype} needs "
-                            f"{len(rtype.split('/')) - 1} (a child's name is 'parent/child')", raw, "name")
-        return rtype, tuple(segments)
+            return (*parent.names, *segments)
+        if len(full_type.split("/")) - 1 != len(segments):
+            needs = len(full_type.split("/")) - 1
+            raise self.fail(f"the name {_shown(name)} has {len(segments)} segment(s); type {full_type} needs "
+                            f"{needs} (a child's name is 'parent/child')", raw, "name")
+        return tuple(segments)
 
     def deployment(self, frame: _Frame, raw: Mapping[str, Any], body: Mapping[str, Any],
                    address: str) -> None:
@@ -274,6 +360,9 @@ class _Walker:
         values = {k: (v.get("value") if "value" in v else v) for k, v in evaluated.items()
                   if isinstance(v, Mapping)} if isinstance(evaluated, Mapping) else {}
         nested = TemplateScope(inner, values, _nested_deployment(scope, target), self.file, outer=scope)
+        # The nested deployment's parameters are checked as ARM checks them when it starts
+        # it: a value its template refuses rejects this deployment (and what it holds) only.
+        nested.check_parameters()
         self.template(_Frame(nested, target, (), depth + 1), inner, f"{address}.properties.template.")
         self.out.notes.extend(n for n in nested.notes if n not in self.out.notes)
 
@@ -286,6 +375,23 @@ def _nested_deployment(scope: TemplateScope, target: _Target) -> Deployment:
     return replace(base,
                    subscription_id=target.subscription if isinstance(target.subscription, str) else None,
                    resource_group=target.group if isinstance(target.group, str) else None)
+
+
+def _is_type(text: str) -> bool:
+    """``Namespace/type[/childType...]``, no segment empty."""
+    segments = text.split("/")
+    return len(segments) >= 2 and all(seg.strip() for seg in segments)
+
+
+def _literal_type(raw: Any, parent: Expanded | None) -> str | None:
+    """A resource's full type as written, where it is a literal: what a resource rejected
+    before its type was evaluated (a bad copy loop) still says about what it declares."""
+    rtype = raw.get("type") if isinstance(raw, Mapping) else None
+    if not isinstance(rtype, str) or rtype.startswith("["):
+        return None
+    if parent is not None and "/" not in rtype and rtype.strip():
+        return f"{parent.type}/{rtype}"
+    return rtype if _is_type(rtype) else None
 
 
 def _known_or(value: Any, default: Any) -> Any:

@@ -33,7 +33,15 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class TemplateError(InputError):
-    """A template that ARM itself would reject: a bad argument, an unknown name, a cycle."""
+    """A template that ARM itself would reject: a bad argument, an unknown name, a cycle.
+
+    Raised while a resource is expanded, it takes out that resource only (see
+    :mod:`policyengine.sources.arm.rejected`)."""
+
+
+class TemplateLimitError(TemplateError):
+    """A bound on what a hostile template can make us build (evaluation steps, resources):
+    once passed, nothing more of the template can be evaluated, so it takes out the file."""
 
 
 class ExpressionError(TemplateError):

@@ -19,12 +19,16 @@ from typing import Any
 from policyengine.errors import Span
 from policyengine.ir import SourceKind
 from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record
-from policyengine.sources.arm.expand import DEPLOYMENTS, Expanded, Expansion, names_key
-from policyengine.sources.arm.scope import TemplateError
+from policyengine.sources.arm.expand import Expanded, Expansion, names_key
+from policyengine.sources.arm.rejected import DEPLOYMENTS, REJECTS, Rejected
 from policyengine.sources.jsonpos import JArray, JObject, span_at, span_of
+from policyengine.status import InputProblem, Unit
 from policyengine.unknown import Unknown, segment_text
 
 SUBSCRIPTION_SCOPED = {"microsoft.security/pricings"}
+PRICINGS = "microsoft.security/pricings"
+
+Key = tuple[str, tuple[str, ...]]
 
 
 @dataclass
@@ -36,75 +40,187 @@ class _Building:
     child_nodes: dict[ChildKey, Any] = field(default_factory=dict)
     unread: dict[str, str] = field(default_factory=dict)
     subscription: str = ""
+    #: Declared twice (ARM rejects it): an input error, not a record.
+    dropped: bool = False
 
 
-def template_records(expansion: Expansion) -> list[Record]:
+@dataclass(frozen=True)
+class TemplateRecords:
+    """What one expanded template yields: its records, and the input errors and notes that
+    building them found (a resource declared twice, a child whose parent ARM rejects)."""
+
+    records: list[Record]
+    problems: list[InputProblem]
+    notes: list[str]
+
+
+def template_records(expansion: Expansion) -> TemplateRecords:
     """The records of one expanded template, in the order their resources are declared.
 
-    A resource declared twice is an error, as ARM rejects it, unless a condition known only at
-    deployment guards one of the declarations: then each is judged (a server), or the value is
-    unknown (a child: which declaration deploys decides it)."""
-    file = expansion.file
-    building: dict[tuple[str, tuple[str, ...]], _Building] = {}
-    declared: dict[tuple[str, tuple[str, ...]], Expanded] = {}
-    subscriptions: dict[str, _Building] = {}
-    order: list[_Building] = []
+    A resource declared twice is an input error, as ARM rejects it, unless a condition known
+    only at deployment guards one of the declarations: then each is judged (a server), or the
+    value is unknown (a child: which declaration deploys decides it). A resource ARM rejects
+    (:attr:`Expansion.rejected`) is not judged; what it would set on another is unknown."""
+    return _Builder(expansion).build()
 
-    def subscription_of(res: Expanded) -> _Building:
-        sid = "/subscriptions/" + segment_text(res.subscription)
-        sub = subscriptions.get(sid.lower())
+
+class _Builder:
+    def __init__(self, expansion: Expansion) -> None:
+        self.expansion = expansion
+        self.file = expansion.file
+        self.building: dict[Key, _Building] = {}
+        self.declared: dict[Key, Expanded] = {}
+        self.subscriptions: dict[str, _Building] = {}
+        self.order: list[_Building] = []
+        self.problems: list[InputProblem] = []
+        self.notes: list[str] = []
+        #: Resources ARM rejects, by type and name where those could be told.
+        self.rejected: dict[Key, Rejected] = {
+            (rej.type.lower(), names_key(rej.names)): rej for rej in expansion.rejected
+            if rej.type is not None and rej.names is not None}
+
+    def build(self) -> TemplateRecords:
+        deployed = [r for r in self.expansion.resources if not r.existing and r.type.lower() != DEPLOYMENTS]
+        # A rejected child still tells its parent something: that the child's value is unknown.
+        deployed += [_unknown_child(rej) for rej in self.rejected.values() if _sets_another(rej)]
+        for res in sorted(deployed, key=lambda r: r.type.count("/")):  # parents before children
+            self.add(res)
+        for rej in self.expansion.rejected:
+            self.reach(rej)
+        records: list[Record] = []
+        subs = {key: _record(sub, None) for key, sub in self.subscriptions.items()}
+        for built in self.order:
+            if not built.dropped:
+                records.append(_record(built, subs.get(built.subscription)))
+        records.extend(rec for key, rec in subs.items()
+                       if self.subscriptions[key].children or self.subscriptions[key].unread)
+        return TemplateRecords(records, self.problems, self.notes)
+
+    def subscription_of(self, subscription: str | Unknown, res: Expanded | None = None) -> _Building:
+        sid = "/subscriptions/" + segment_text(subscription)
+        sub = self.subscriptions.get(sid.lower())
         if sub is None:
-            data = {"id": sid, "type": SUBSCRIPTION_TYPE, "subscriptionId": res.subscription}
-            sub = subscriptions[sid.lower()] = _Building(data, Origin(file, 0, SourceKind.DECLARED), None)
+            data = {"id": sid, "type": SUBSCRIPTION_TYPE, "subscriptionId": subscription}
+            origin = Origin(self.file, 0, SourceKind.DECLARED)
+            sub = self.subscriptions[sid.lower()] = _Building(data, origin, None)
+        if res is not None and not sub.origin.line:
+            # A template never declares a subscription; it declares resources in one (the
+            # Defender pricings). The first of them is where the record comes from; the
+            # evidence of a finding points at the pricing that decided it.
+            span = res.span or Span(self.file)
+            sub.origin = Origin(self.file, span.line, SourceKind.DECLARED, res.address, span.col)
         return sub
 
-    def add(res: Expanded, data: dict[str, Any], unread: dict[str, str]) -> _Building:
-        span = res.span or Span(file)
-        built = _Building(data, Origin(file, span.line, SourceKind.DECLARED, res.address, span.col),
+    def new(self, res: Expanded, data: dict[str, Any], unread: dict[str, str]) -> _Building:
+        span = res.span or Span(self.file)
+        built = _Building(data, Origin(self.file, span.line, SourceKind.DECLARED, res.address, span.col),
                           res.node, unread=unread)
-        built.subscription = str(subscription_of(res).data["id"]).lower()
-        building[(res.type.lower(), names_key(res.names))] = built
-        order.append(built)
+        built.subscription = str(self.subscription_of(res.subscription).data["id"]).lower()
+        self.building[(res.type.lower(), names_key(res.names))] = built
+        self.order.append(built)
         return built
 
-    deployed = [r for r in expansion.resources if not r.existing and r.type.lower() != DEPLOYMENTS]
-    for res in sorted(deployed, key=lambda r: r.type.count("/")):  # parents before children
+    def add(self, res: Expanded) -> None:
         ltype = res.type.lower()
-        first = declared.setdefault((ltype, names_key(res.names)), res)
+        key = (ltype, names_key(res.names))
+        first = self.declared.setdefault(key, res)
         twice = first is not res
         if twice and first.condition is None and res.condition is None:
-            raise TemplateError(f"{res.type} '{'/'.join(segment_text(n) for n in res.names)}' is declared "
-                                f"twice (first as {first.address} at {(first.span or Span(file)).prefix()}); "
-                                "ARM rejects a template that defines a resource more than once",
-                                res.span or Span(file))
+            self.declared_twice(res, first)
+            if ltype not in SUBSCRIPTION_SCOPED and res.type.count("/") < 2:
+                return
         if ltype in SUBSCRIPTION_SCOPED:
-            sub = subscription_of(res)
-            sub.children[(ltype, names_key(res.names)[-1])] = _child_data(res, first if twice else None)
-            sub.child_nodes[(ltype, names_key(res.names)[-1])] = res.node
-            continue
+            sub = self.subscription_of(res.subscription, res)
+            sub.children[(ltype, key[1][-1])] = _child_data(res, first if twice else None)
+            sub.child_nodes[(ltype, key[1][-1])] = res.node
+            return
         if res.type.count("/") < 2:
-            add(res, _data(res), {})
-            continue
+            self.new(res, _data(res), {})
+            return
         parent_type = res.type.rsplit("/", 1)[0]
         parent_key = (parent_type.lower(), names_key(res.names[:-1]))
-        parent = building.get(parent_key)
+        if parent_key in self.rejected and parent_key not in self.building:
+            rej = self.rejected[parent_key]
+            self.notes.append(f"{(res.span or Span(self.file)).prefix()}: {res.address} is not judged: it "
+                              f"belongs to {rej.address}, which ARM rejects ({rej.span.prefix()})")
+            return
+        parent = self.building.get(parent_key)
         if parent is None:
-            parent = add(_parent_of(res, parent_type), _bare(res, parent_type), {
+            parent = self.new(_parent_of(res, parent_type), _bare(res, parent_type), {
                 "*": f"the template changes this {parent_type.split('/')[-1][:-1]} but does not deploy it: "
                      "its other settings are in Azure, not in the template"})
         child = res.names[-1]
         if isinstance(child, Unknown):
             parent.unread.setdefault(ltype, f"the template declares a {res.type.split('/')[-1]} named "
                                             f"[{child.text}], known only at deployment ({child.reason})")
-            continue
+            return
         parent.children[(ltype, child.lower())] = _child_data(res, first if twice else None)
         parent.child_nodes[(ltype, child.lower())] = res.node
-    records: list[Record] = []
-    subs = {key: _record(sub, None) for key, sub in subscriptions.items()}
-    for built in order:
-        records.append(_record(built, subs.get(built.subscription)))
-    records.extend(rec for key, rec in subs.items() if subscriptions[key].children)
-    return records
+
+    def declared_twice(self, res: Expanded, first: Expanded) -> None:
+        """ARM rejects a template that defines a resource twice: an input error of that
+        resource. A server (or any resource judged on its own) is then not judged; a child
+        is unknown on its parent, which still is."""
+        name = "/".join(segment_text(n) for n in res.names)
+        child = res.type.lower() in SUBSCRIPTION_SCOPED or res.type.count("/") >= 2
+        outcome = ("what it sets is unknown; the rest of the template is judged" if child
+                   else "neither declaration is judged; the rest of the template is")
+        self.problems.append(InputProblem(
+            res.span or Span(self.file),
+            f"{REJECTS}: {res.type} '{name}' is declared twice (first as {first.address} at "
+            f"{(first.span or Span(self.file)).prefix()}); {outcome}", Unit.RESOURCE, res.address))
+        if not child:
+            built = self.building.get((res.type.lower(), names_key(res.names)))
+            if built is not None:
+                built.dropped = True
+
+    def reach(self, rej: Rejected) -> None:
+        """Make unknown what ``rej`` may have set on the records that are judged."""
+        own = rej.type.lower() if rej.type is not None else None
+        types = set(rej.reach) if rej.reach is not None else {"*"}
+        if own is not None and _sets_another(rej):
+            types.discard(own)  # already a child of unknown value (see build)
+        elif own is not None and rej.parent is not None and own.rsplit("/", 1)[0] == rej.parent.type.lower():
+            parent = self.building.get((rej.parent.type.lower(), names_key(rej.parent.names)))
+            if parent is not None:
+                parent.unread.setdefault(own, f"{_short(rej.type)} may be set by {rej.why()}")
+            types.discard(own)
+        for rtype in sorted(types):
+            if rtype == "*":
+                for built in self.order:
+                    built.unread.setdefault("*", f"{rej.why()} may set anything on this resource")
+                for sub in self.subscriptions.values():
+                    sub.unread.setdefault(PRICINGS, f"pricings may be set by {rej.why()}")
+            elif rtype == PRICINGS:
+                self.subscription_of(rej.subscription).unread.setdefault(
+                    PRICINGS, f"pricings may be set by {rej.why()}")
+            elif rtype.count("/") >= 2:
+                parent_type = rtype.rsplit("/", 1)[0]
+                for key, built in self.building.items():
+                    if key[0] == parent_type:
+                        built.unread.setdefault(rtype, f"{_short(rtype)} may be set by {rej.why()}")
+
+
+def _short(rtype: str | None) -> str:
+    """``flexibleServers/configurations`` of ``Microsoft.DBforPostgreSQL/flexibleServers/configurations``."""
+    return (rtype or "?").split("/", 1)[-1]
+
+
+def _sets_another(rej: Rejected) -> bool:
+    """Whether ``rej`` is a child (or a subscription-scope resource) whose full name is known:
+    it then names exactly what it would set."""
+    if rej.type is None or rej.names is None:
+        return False
+    return rej.type.lower() in SUBSCRIPTION_SCOPED or rej.type.count("/") >= 2
+
+
+def _unknown_child(rej: Rejected) -> Expanded:
+    """A rejected child as its parent sees it: there, but with its settings unknown."""
+    assert rej.type is not None and rej.names is not None
+    body = {"properties": Unknown(f"[{rej.address}]", f"set by {rej.why()}")}
+    name = "/".join(segment_text(n) for n in rej.names)
+    return Expanded(rej.type, rej.names, name, body, rej.node, rej.address, span_of(rej.node) or rej.span,
+                    rej.subscription, rej.group)
 
 
 def _record(built: _Building, subscription: Record | None) -> Record:

@@ -34,6 +34,8 @@ from policyengine.unknown import Unknown, quote
 __all__ = ["Deployment", "TemplateError", "TemplateScope", "load_parameters_file", "parse_inline"]
 
 SECURE = "a secure parameter: its value is never read"
+#: An output whose condition is false: it is not in the deployment's outputs.
+OMITTED: Any = object()
 UserFunction = tuple[list[Mapping[str, Any]], Mapping[str, Any]]  # (parameters, output)
 _TARGETS = {"subscriptiondeploymenttemplate": "subscription",
             "managementgroupdeploymenttemplate": "managementGroup", "tenantdeploymenttemplate": "tenant"}
@@ -131,6 +133,14 @@ class TemplateScope:
         self._parameter_values[key] = value
         return value
 
+    def check_parameters(self) -> None:
+        """Every parameter's value against its declaration, as ARM checks them before it
+        deploys anything: a value that breaks its ``allowedValues``, ``maxLength``... (or a
+        default that cannot be evaluated) is an error of the whole template, since any
+        resource may read it."""
+        for spelled, _ in self._params.values():
+            self.parameter(spelled)
+
     def variable(self, name: str) -> Any:
         """A variable's value, evaluated when first read (variable ``copy`` loops included)."""
         key = name.lower()
@@ -154,33 +164,42 @@ class TemplateScope:
         """The template's outputs: ``condition`` respected, ``copy`` expanded, the declared
         ``type`` checked; secure outputs are Unknown."""
         out: dict[str, Any] = {}
-        for name, decl in _section(self.template, "outputs").values():
-            if not isinstance(decl, Mapping) or ("copy" in decl and not isinstance(decl["copy"], Mapping)):
-                raise TemplateError(f"output {name!r} must be an object (and its copy an object with count "
-                                    "and input)", span_at(self.template.get("outputs"), name))
-            evaluator = Evaluator(self)
-            condition = evaluator.walk(decl["condition"], decl, "condition") if "condition" in decl else True
-            if condition is False:
-                continue
-            if not isinstance(condition, bool | Unknown):
-                raise TemplateError(f"output {name!r}: condition must be a bool, not {type_name(condition)}",
-                                    span_at(decl, "condition"))
-            declared = str(self._resolve_type(decl).get("type", ""))
-            if declared.lower() in SECURE_TYPES:
-                out[name] = Unknown(f"outputs({quote(name)})", "a secure output: its value is never read")
-                continue
-            if "copy" in decl:
-                value = evaluator.copy_array(decl["copy"], name, named_only=False)
-            else:
-                value = evaluator.walk(decl.get("value"), decl, "value")
-            check_depth(value)
-            if not conforms(value, declared) and value is not None:
-                raise TemplateError(f"output {name!r} is declared {declared}, but its value is "
-                                    f"{type_name(value)}", span_at(decl, "value"))
-            if isinstance(condition, Unknown):
-                value = Unknown(f"if({condition.text}, outputs({quote(name)}), null())", condition.reason)
-            out[name] = value
+        for name in self.output_names():
+            value = self.output(name)
+            if value is not OMITTED:
+                out[name] = value
         return out
+
+    def output_names(self) -> list[str]:
+        return [name for name, _ in _section(self.template, "outputs").values()]
+
+    def output(self, name: str) -> Any:
+        """One output's value (:data:`OMITTED` when its condition is false)."""
+        decl = _section(self.template, "outputs")[name.lower()][1]
+        if not isinstance(decl, Mapping) or ("copy" in decl and not isinstance(decl["copy"], Mapping)):
+            raise TemplateError(f"output {name!r} must be an object (and its copy an object with count "
+                                "and input)", span_at(self.template.get("outputs"), name))
+        evaluator = Evaluator(self)
+        condition = evaluator.walk(decl["condition"], decl, "condition") if "condition" in decl else True
+        if condition is False:
+            return OMITTED
+        if not isinstance(condition, bool | Unknown):
+            raise TemplateError(f"output {name!r}: condition must be a bool, not {type_name(condition)}",
+                                span_at(decl, "condition"))
+        declared = str(self._resolve_type(decl).get("type", ""))
+        if declared.lower() in SECURE_TYPES:
+            return Unknown(f"outputs({quote(name)})", "a secure output: its value is never read")
+        if "copy" in decl:
+            value = evaluator.copy_array(decl["copy"], name, named_only=False)
+        else:
+            value = evaluator.walk(decl.get("value"), decl, "value")
+        check_depth(value)
+        if not conforms(value, declared) and value is not None:
+            raise TemplateError(f"output {name!r} is declared {declared}, but its value is "
+                                f"{type_name(value)}", span_at(decl, "value"))
+        if isinstance(condition, Unknown):
+            value = Unknown(f"if({condition.text}, outputs({quote(name)}), null())", condition.reason)
+        return value
 
     # -- for the evaluator
 

@@ -15,7 +15,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from policyengine.sources.arm.expressions import INT64_MAX, INT64_MIN, Expr, TemplateError, canonical
+from policyengine.sources.arm.expressions import (
+    INT64_MAX,
+    INT64_MIN,
+    Expr,
+    TemplateError,
+    TemplateLimitError,
+    canonical,
+)
 from policyengine.unknown import Unknown, quote
 
 MAX_STRING = 1_000_000
@@ -61,7 +68,7 @@ class Budget:
     def charge(self, steps: int = 1) -> None:
         self.steps += steps
         if self.steps > MAX_STEPS:
-            raise TemplateError(f"the template takes more than {MAX_STEPS:,} evaluation steps")
+            raise TemplateLimitError(f"the template takes more than {MAX_STEPS:,} evaluation steps")
 
     def enter(self) -> None:
         """One level deeper; every successful enter() is matched by a leave() in a finally."""

@@ -13,6 +13,11 @@ A child joins its server, in order of certainty:
   child as unknown, so no server passes on a platform default the plan may override. A
   server parameter whose *name* is known only after apply does the same for every parameter
   the catalog has a platform default for.
+
+A resource whose values the provider's schema does not allow (or whose entry cannot be read
+at all, :class:`.plan.Invalid`) is an input error of that resource only: the rest of the plan
+is evaluated, and what it would set on another resource (a server parameter, a pricing) is
+unknown there, never a platform default.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from policyengine.paths import MISSING
 from policyengine.records.model import Origin, Record, declared_id, subscription_of, type_from_id
 from policyengine.sources.terraform import mapping
 from policyengine.sources.terraform.addresses import Key, ModulePath, ResourceAddr
-from policyengine.sources.terraform.plan import KNOWN_AFTER_APPLY, Instance, Plan
+from policyengine.sources.terraform.plan import KNOWN_AFTER_APPLY, Instance, Invalid, Plan
 from policyengine.sources.terraform.references import Configuration, Unresolved
 from policyengine.sources.terraform.subscriptions import Children, Subscription, Subscriptions
+from policyengine.status import InputProblem, Unit
 from policyengine.unknown import Unknown
 
 _THREAT_NOTE = ("sets Microsoft.Security/advancedThreatProtectionSettings on the server, not the "
@@ -46,6 +52,8 @@ class PlanResult:
     records: list[Record]
     notes: list[str]
     ignored: dict[str, int]
+    #: Resources that cannot be read or mapped, each an input error of its own.
+    problems: list[InputProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -61,9 +69,11 @@ class _Server:
 @dataclass(frozen=True)
 class _Uncertain:
     """A child that may belong to ``servers``, or whose name is unknown: settled last, so
-    that what the plan does declare for a server wins."""
+    that what the plan does declare for a server wins. ``name`` is its name where the plan
+    holds one (anything else stands for every parameter with a platform default)."""
 
-    inst: Instance
+    address: str
+    name: Any
     kind: mapping.ChildKind
     servers: list[_Server]
     reason: str
@@ -85,12 +95,22 @@ class Builder:
         self.by_id: dict[str, _Server] = {}
         self.uncertain: list[_Uncertain] = []
         self.by_parents: dict[frozenset[str], list[_Server]] = {}
+        self.problems: list[InputProblem] = []
+        #: Servers that are input errors (not evaluated), by address.
+        self.invalid_servers: set[str] = set()
 
     def note(self, inst: Instance, text: str) -> None:
         self.notes.append(f"{Span(self.plan.file, inst.line).prefix()}: {inst.address}: {text}")
 
     def malformed(self, inst: Instance, message: str) -> InputError:
         return InputError(f"{inst.address}: {message}", Span(self.plan.file, inst.line))
+
+    def invalid(self, inst: Instance, exc: InputError) -> str:
+        """``inst`` is an input error of its own; returns why what it sets is unknown."""
+        span = exc.span or Span(self.plan.file, inst.line)
+        self.problems.append(InputProblem(span, f"{exc.message}; this resource is not evaluated, the rest "
+                                          "of the plan is", Unit.RESOURCE, inst.address))
+        return f"{inst.address} is invalid in the plan (see its input error at {span.prefix()})"
 
     def build(self) -> PlanResult:
         by_role: dict[str, list[Instance]] = {"server": [], "child": [], "pricing": [], "threat": []}
@@ -107,7 +127,13 @@ class Builder:
         for inst in servers + pricings:
             self.subscriptions.remember(inst)
         for inst in servers:
-            self._server(inst)
+            try:
+                self._server(inst)
+            except InputError as exc:
+                self.invalid(inst, exc)
+                self.invalid_servers.add(inst.address)
+        for bad in self.plan.invalid:
+            self._unreadable(bad)
         for inst in by_role["child"]:
             if not self._removed(inst):
                 self._child(inst, mapping.CHILDREN[inst.addr.type])
@@ -118,7 +144,29 @@ class Builder:
             self._pricing(inst)
         for uncertain in self.uncertain:
             self._settle(uncertain)
-        return PlanResult(self._records(), self.notes, dict(sorted(self.ignored.items())))
+        return PlanResult(self._records(), self.notes, dict(sorted(self.ignored.items())),
+                          [bad.problem for bad in self.plan.invalid] + self.problems)
+
+    def _unreadable(self, bad: Invalid) -> None:
+        """An entry of the plan that cannot be read: what it may set is unknown wherever it
+        may land (its values cannot be read, so which server or subscription cannot be told)."""
+        tf_type = bad.addr.type if bad.addr is not None else bad.type
+        address = str(bad.addr) if bad.addr is not None else (bad.problem.resource or "?")
+        why = f"{address} is invalid in the plan (see its input error at {bad.problem.span.prefix()})"
+        if tf_type in mapping.SERVERS:
+            self.invalid_servers.add(address)
+        elif tf_type in mapping.CHILDREN:
+            kind = mapping.CHILDREN[tf_type]
+            self.uncertain.append(_Uncertain(address, MISSING, kind, self._candidates(kind), why))
+        elif tf_type == mapping.PRICING_TYPE:
+            for sub in self.subscriptions.all():
+                sub.unread.setdefault(mapping.PRICINGS.lower(), why)
+        elif tf_type == mapping.THREAT_PROTECTION_TYPE:
+            for server in self.servers:
+                ctype, cname = server.kind.threat_setting
+                state = Unknown(f"{address}.enabled", why)
+                server.children.assume(_key(ctype, cname), {"name": cname, "type": ctype,
+                                                             "properties": {"state": state}})
 
     def _removed(self, inst: Instance) -> bool:
         """Whether the plan leaves nothing of ``inst`` (noting why it is not evaluated)."""
@@ -207,7 +255,8 @@ class Builder:
         attribute = kind.join_attribute
         value = inst.values.get(attribute)
         if isinstance(value, str) and kind.parent_id:
-            return self._by_id(value) or f"configures {value}, a server not in this plan; not evaluated"
+            missing = f"configures {value}, a server not in this plan{self._or_invalid()}; not evaluated"
+            return self._by_id(value) or missing
         if isinstance(value, str):
             rg = inst.values.get(kind.parent_names[1])
             found = [s for s in self._candidates(kind) if _same(s.data.get("name"), value)
@@ -215,7 +264,8 @@ class Builder:
             if len(found) > 1:
                 found = [s for s in found if s.subscription is self.subscriptions.of(inst)] or found
             if not found:
-                return f"configures server {value!r}, which is not in this plan; not evaluated"
+                return (f"configures server {value!r}, which is not in this plan{self._or_invalid()}; "
+                        "not evaluated")
             return found[0] if len(found) == 1 else found
         if value is None:
             # planned_values omit what is unknown, and a required attribute is never unset.
@@ -230,7 +280,15 @@ class Builder:
             named = [self.by_addr[a] for a in resolved.candidates if a in self.by_addr]
             return named or self._candidates(kind)
         server = self.by_addr.get(resolved)
+        if server is None and str(resolved) in self.invalid_servers:
+            return f"refers to {resolved}, which is invalid in this plan (see its input error); not evaluated"
         return server or f"refers to {resolved}, which this plan does not create or keep; not evaluated"
+
+    def _or_invalid(self) -> str:
+        """For a child whose server is not found: the plan's invalid servers may be it."""
+        if not self.invalid_servers:
+            return ""
+        return f" (or it is {', '.join(sorted(self.invalid_servers))}, invalid in this plan)"
 
     def _candidates(self, kind: mapping.ChildKind) -> list[_Server]:
         """The servers a child of ``kind`` may belong to (all are built before any child)."""
@@ -241,33 +299,47 @@ class Builder:
         return found
 
     def _child(self, inst: Instance, kind: mapping.ChildKind) -> None:
+        child: dict[str, Any] = {"type": kind.child_type}
+        try:
+            self._apply(inst, kind.fields, inst.values, child)
+            why = None
+        except InputError as exc:
+            why = self.invalid(inst, exc)
         parent = self._find_parent(inst, kind)
         if isinstance(parent, str):
             self.note(inst, parent)
             return
+        name = mapping.read(inst.values, ("name",))
+        if why is not None:
+            # Its value is not what Azure would be sent: unknown on its server, not a default.
+            if isinstance(parent, _Server) and isinstance(name, str):
+                parent.children.declare(_key(kind.child_type, name), {
+                    "name": name, "type": kind.child_type,
+                    "properties": {"value": Unknown(f"{inst.address}.value", why)}}, inst.address)
+            else:
+                self.uncertain.append(_Uncertain(inst.address, name, kind,
+                                                 parent if isinstance(parent, list) else [parent], why))
+            return
         if isinstance(parent, list):
             why = f"{inst.address} may set it: which server it configures cannot be told before apply"
-            self.uncertain.append(_Uncertain(inst, kind, parent, why))
+            self.uncertain.append(_Uncertain(inst.address, name, kind, parent, why))
             return
-        child: dict[str, Any] = {"type": kind.child_type}
-        self._apply(inst, kind.fields, inst.values, child)
         name = child.get("name")
         if not isinstance(name, str):
             self.note(inst, "its name is not known before apply; every parameter with a platform default "
                             "is unknown on its server")
             why = f"{inst.address} sets a parameter of this server whose name is not known before apply"
-            self.uncertain.append(_Uncertain(inst, kind, [parent], why))
+            self.uncertain.append(_Uncertain(inst.address, name, kind, [parent], why))
             return
         known = inst.values.get("id")
         child["id"] = known if isinstance(known, str) else f"{parent.id}/{_last_type(kind.child_type)}/{name}"
         parent.children.declare(_key(kind.child_type, name), child, inst.address)
 
     def _settle(self, uncertain: _Uncertain) -> None:
-        inst, kind = uncertain.inst, uncertain.kind
-        name = mapping.read(inst.values, ("name",))
+        kind, name = uncertain.kind, uncertain.name
         spec = catalog().get(kind.child_type)
         names = [name] if isinstance(name, str) else sorted(spec.defaults) if spec is not None else []
-        value = Unknown(f"{inst.address}.value", uncertain.reason)
+        value = Unknown(f"{uncertain.address}.value", uncertain.reason)
         for server in uncertain.servers:
             for pname in names:
                 child = {"name": pname, "type": kind.child_type, "properties": {"value": value}}
@@ -316,7 +388,18 @@ class Builder:
         sub = self.subscriptions.of(inst)
         sub.line = sub.line or inst.line
         child: dict[str, Any] = {"type": mapping.PRICINGS}
-        self._apply(inst, mapping.PRICING, inst.values, child)
+        try:
+            self._apply(inst, mapping.PRICING, inst.values, child)
+        except InputError as exc:
+            why = self.invalid(inst, exc)
+            name = inst.values.get("resource_type")
+            if isinstance(name, str) and name:
+                sub.pricings.declare(_key(mapping.PRICINGS, name), {
+                    "name": name, "type": mapping.PRICINGS,
+                    "properties": {"pricingTier": Unknown(f"{inst.address}.tier", why)}}, inst.address)
+            else:
+                sub.unread.setdefault(mapping.PRICINGS.lower(), why)
+            return
         if inst.removed:
             # "Deletion of this resource will reset the pricing tier to Free" (azurerm docs).
             child["properties"] = {"pricingTier": "Free"}

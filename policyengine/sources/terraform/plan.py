@@ -15,8 +15,11 @@ Format: https://developer.hashicorp.com/terraform/internals/json-format
   ``planned_values`` (or a state's ``values``) lists the instances module by module; unknown
   values are simply missing there.
 
-Every shape problem is an :class:`InputError` naming the file, the JSON path and, where
-there is one, the resource address, at the line where the decoder saw it.
+Every shape problem names the file, the JSON path and, where there is one, the resource
+address, at the line where the decoder saw it. A problem of one resource entry (a bad address,
+a ``change`` that is not an object) is an input error of that resource only (:class:`Invalid`),
+and the rest of the plan is read; a problem of the document itself (no ``format_version``, a
+``resource_changes`` that is not an array) is an :class:`InputError` for the whole file.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from policyengine.errors import InputError, Span
 from policyengine.sources.jsonpos import MAX_DEPTH, span_at, span_of
 from policyengine.sources.terraform.addresses import ResourceAddr, parse_address
+from policyengine.status import InputProblem, Unit
 from policyengine.unknown import Unknown
 
 SUPPORTED_MAJOR = "1"
@@ -61,6 +65,16 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Invalid:
+    """A resource of the plan that cannot be read or mapped: an input error of its own. What
+    it may set on other resources is unknown (:mod:`.build`)."""
+
+    problem: InputProblem
+    addr: ResourceAddr | None = None  # where its address could be read
+    type: str | None = None  # its Terraform type, where the entry says it but the address is unreadable
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the records are built from."""
 
@@ -68,6 +82,7 @@ class Plan:
     instances: list[Instance]
     configuration: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
+    invalid: list[Invalid] = field(default_factory=list)
 
 
 class Reader:
@@ -75,9 +90,19 @@ class Reader:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.invalid: list[Invalid] = []
+
+    def entry(self, exc: InputError, entry: Any, addr: ResourceAddr | None, address: str) -> None:
+        """An entry that cannot be read: its error, and the rest of the plan goes on."""
+        message = f"{exc.message}; this resource is not evaluated, the rest of the plan is"
+        problem = InputProblem(exc.span or Span(self.file), message, Unit.RESOURCE, address)
+        managed = isinstance(entry, dict) and entry.get("mode", "managed") == "managed"
+        tf_type = entry.get("type") if managed else None
+        self.invalid.append(Invalid(problem, addr, tf_type if isinstance(tf_type, str) else None))
 
     def fail(self, container: Any, key: str | int | None, path: str, message: str) -> InputError:
-        span = (span_at(container, key) if key is not None else span_of(container)) or Span(self.file)
+        # A key that is absent is located at the object that lacks it.
+        span = (span_at(container, key) if key is not None else None) or span_of(container) or Span(self.file)
         return InputError(f"{path}: {message}" if path else message, span)
 
     def obj(self, container: Any, key: str | int, path: str, *, required: bool = True) -> dict[str, Any]:
@@ -154,52 +179,65 @@ def read_plan(doc: Any, file: str) -> Plan:
                           required=False)
         instances = list(_from_values(reader, root, f"{values_key}.root_module"))
     return Plan(file, instances, reader.obj(doc, "configuration", "configuration", required=False),
-                reader.obj(doc, "variables", "variables", required=False))
+                reader.obj(doc, "variables", "variables", required=False), reader.invalid)
 
 
 def _from_changes(reader: Reader, doc: dict[str, Any]) -> Iterator[Instance]:
     changes = reader.arr(doc, "resource_changes", "resource_changes")
     for i, entry in enumerate(changes):
+        addr: ResourceAddr | None = None
         path = f"resource_changes[{i}]"
-        rc = reader.obj(changes, i, path)
-        addr, address = _address(reader, changes, i, rc, path)
-        path = f"{path} ({address})"
-        change = reader.obj(rc, "change", f"{path}.change")
-        actions_raw = reader.arr(change, "actions", f"{path}.change.actions")
-        if not actions_raw or not all(isinstance(a, str) for a in actions_raw):
-            raise reader.fail(change, "actions", f"{path}.change.actions",
-                              "expected a non-empty array of strings")
-        actions = tuple(actions_raw)
-        deposed = rc.get("deposed") is not None
-        after = change.get("after")
-        if after is None and ("create" in actions or "update" in actions):
+        try:
+            rc = reader.obj(changes, i, path)
+            addr, address = _address(reader, changes, i, rc, path)
+            path = f"{path} ({address})"
+            yield _change(reader, entry, rc, addr=addr, address=address, path=path)
+        except InputError as exc:
+            reader.entry(exc, entry, addr, str(addr) if addr is not None else path)
+
+
+def _change(reader: Reader, entry: Any, rc: dict[str, Any], *, addr: ResourceAddr, address: str,
+            path: str) -> Instance:
+    change = reader.obj(rc, "change", f"{path}.change")
+    actions_raw = reader.arr(change, "actions", f"{path}.change.actions")
+    if not actions_raw or not all(isinstance(a, str) for a in actions_raw):
+        raise reader.fail(change, "actions", f"{path}.change.actions",
+                          "expected a non-empty array of strings")
+    actions = tuple(actions_raw)
+    deposed = rc.get("deposed") is not None
+    after = change.get("after")
+    if after is None and ("create" in actions or "update" in actions):
+        raise reader.fail(change, "after", f"{path}.change.after",
+                          f"expected an object for actions {list(actions)}, found null")
+    if after is not None:
+        if not isinstance(after, dict):
             raise reader.fail(change, "after", f"{path}.change.after",
-                              f"expected an object for actions {list(actions)}, found null")
-        if after is not None:
-            if not isinstance(after, dict):
-                raise reader.fail(change, "after", f"{path}.change.after",
-                                  f"expected an object, found {_kind(after)}")
-            values = _merged(reader, change, "after", address, path)
-        else:
-            # Deleted: what it was, for the few deletions that mean something (a pricing's
-            # deletion resets its tier to Free).
-            before = change.get("before")
-            values = _merged(reader, change, "before", address, path) if isinstance(before, dict) else {}
-        provider = reader.text(rc, "provider_name", f"{path}.provider_name", required=False)
-        yield Instance(addr, address, values, actions, provider, reader.line(entry), deposed)
+                              f"expected an object, found {_kind(after)}")
+        values = _merged(reader, change, "after", address, path)
+    else:
+        # Deleted: what it was, for the few deletions that mean something (a pricing's
+        # deletion resets its tier to Free).
+        before = change.get("before")
+        values = _merged(reader, change, "before", address, path) if isinstance(before, dict) else {}
+    provider = reader.text(rc, "provider_name", f"{path}.provider_name", required=False)
+    return Instance(addr, address, values, actions, provider, reader.line(entry), deposed)
 
 
 def _from_values(reader: Reader, module: dict[str, Any], path: str) -> Iterator[Instance]:
     resources = reader.arr(module, "resources", f"{path}.resources")
     for i, entry in enumerate(resources):
+        addr: ResourceAddr | None = None
         rpath = f"{path}.resources[{i}]"
-        res = reader.obj(resources, i, rpath)
-        addr, address = _address(reader, resources, i, res, rpath)
-        rpath = f"{rpath} ({address})"
-        reader.obj(res, "values", f"{rpath}.values", required=False)
-        yield Instance(addr, address, _merged(reader, res, "values", address, rpath), (),
-                       reader.text(res, "provider_name", f"{rpath}.provider_name", required=False),
-                       reader.line(entry))
+        try:
+            res = reader.obj(resources, i, rpath)
+            addr, address = _address(reader, resources, i, res, rpath)
+            rpath = f"{rpath} ({address})"
+            reader.obj(res, "values", f"{rpath}.values", required=False)
+            yield Instance(addr, address, _merged(reader, res, "values", address, rpath), (),
+                           reader.text(res, "provider_name", f"{rpath}.provider_name", required=False),
+                           reader.line(entry))
+        except InputError as exc:
+            reader.entry(exc, entry, addr, str(addr) if addr is not None else rpath)
     children = reader.arr(module, "child_modules", f"{path}.child_modules")
     for i, _child in enumerate(children):
         yield from _from_values(reader, reader.obj(children, i, f"{path}.child_modules[{i}]"),
