@@ -49,6 +49,9 @@ MAX_DEPTH = 100
 #: The most digits an integer may have: Python's own default bound on reading one
 #: (``sys.get_int_max_str_digits``), kept whatever the interpreter is set to.
 MAX_INT_DIGITS = 4300
+#: The largest rule, waiver, configuration or catalog file read. The bundled rules and catalog
+#: are a few kilobytes each.
+MAX_FILE_BYTES = 16 << 20
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -242,11 +245,15 @@ def _offset_span(text: str, file: str, offset: int, *, in_bytes: bool) -> Span:
 
 def read_text(path: Path, file: str, what: str) -> str:
     """The text of a user's YAML file; :class:`RuleLoadError` (``file`` shown) if it cannot be
-    read (missing, a directory) or is not UTF-8, located at the first byte that is not."""
+    read (missing, a directory), is larger than :data:`MAX_FILE_BYTES` (``/dev/zero`` given as
+    a rule file ends there) or is not UTF-8, located at the first byte that is not."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise RuleLoadError(f"cannot read the {what}: {exc.strerror or exc}", Span(file)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise RuleLoadError(f"the {what} is larger than {MAX_FILE_BYTES >> 20} MiB", Span(file))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

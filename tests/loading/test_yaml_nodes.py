@@ -120,7 +120,7 @@ def test_the_pure_python_loader_is_bounded_too(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(yaml_nodes, "_Loader", yaml_nodes._PyLoader)
     with pytest.raises(RuleLoadError) as info:
-        list(load_documents("[" * 100_000, "f.yaml"))
+        list(load_documents("[" * 5_000, "f.yaml"))  # past the interpreter's recursion limit
     assert str(info.value) == "f.yaml:1:1: invalid YAML: nested too deeply to read"
     with pytest.raises(RuleLoadError) as info:
         list(load_documents("a: é\nb: x\u0007\n", "f.yaml"))
@@ -155,3 +155,12 @@ def test_shown_escapes_and_cuts() -> None:
     assert shown("on") == "'on'"
     assert shown("\u001b[2J\ud800") == "'\\x1b[2J\\ud800'"
     assert shown("x" * 100) == f"{'x' * 60!r}... (100 characters)"
+
+
+def test_read_text_stops_at_its_bound() -> None:
+    """A device that never ends (``--rules /dev/zero``) is read up to the bound, not forever."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(RuleLoadError) as info:
+        read_text(Path("/dev/zero"), "/dev/zero", "rule file")
+    assert str(info.value) == "/dev/zero: the rule file is larger than 16 MiB"
