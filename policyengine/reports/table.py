@@ -131,7 +131,8 @@ class TableReporter:
                       _wrap(terminal(self._detail(f)))] for f in chosen]
             write(tabulate(table, ["rule", "severity", "resource", "evidence"], tablefmt="simple") + "\n")
         if not context.quiet and context.stats.notes:
-            write("\n" + "".join(_lines(f"note: {terminal(note)}", "", "  ") for note in context.stats.notes))
+            # A note a line, unwrapped: each starts with the file:line it is about, to grep for.
+            write("\n" + "".join(f"note: {terminal(note, one_line=True)}\n" for note in context.stats.notes))
         write(_input_errors(context.scan, paint))
         write(_missing(context.scan))
         if not context.complete:
