@@ -183,7 +183,15 @@ def read_records(sources: Sequence[Source], index: RuleIndex, log: Stats) -> Ite
 def verbose(options: ScanOptions, notes: Sequence[str]) -> None:
     if options.verbose:
         for note in notes:
-            print(f"policyengine: {note}", file=sys.stderr)
+            say(f"policyengine: {note}")
+
+
+def say(line: str) -> None:
+    """One line on stderr; text from the input (a resource id, a file name) cannot move the
+    cursor, change colours or fake another line."""
+    from policyengine.reports.common import terminal
+
+    print(terminal(line, one_line=True), file=sys.stderr)
 
 
 # -- stages 4-6: evaluate, report, exit code ---------------------------------------------------
@@ -228,12 +236,12 @@ def run(options: ScanOptions) -> int:
         raise
     outputs.commit()
     for warning in waivers.warnings():
-        print(f"policyengine: {warning}", file=sys.stderr)
+        say(f"policyengine: {warning}")
     if any(o.format != "table" or o.file for o in options.outputs):
         verbose(options, log.notes)  # a table on the terminal lists the notes itself
     if not options.quiet:
         for line in missing.lines():
-            print(f"policyengine: {line}" if not line.startswith(" ") else line, file=sys.stderr)
+            say(f"policyengine: {line}" if not line.startswith(" ") else line)
     return exit_code(status, summary.exit_code, options)
 
 
@@ -242,7 +250,7 @@ def exit_code(status: ScanStatus, findings: int, options: ScanOptions) -> int:
     code; each non-zero code but the findings' is explained on stderr."""
     if status.input_errors:
         for problem in status.input_errors[:SHOWN_ERRORS]:
-            print(problem.text(), file=sys.stderr)
+            say(problem.text())
         count = len(status.input_errors)
         more = f" ({count - SHOWN_ERRORS} more in the report)" if count > SHOWN_ERRORS else ""
         print(f"policyengine: {count} input error{'s' if count > 1 else ''}{more}; everything else was "
