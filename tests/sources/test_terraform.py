@@ -14,14 +14,17 @@ format (https://developer.hashicorp.com/terraform/internals/json-format):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from policyengine.cli import main
 from policyengine.errors import InputError
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.findings import Finding
@@ -523,3 +526,20 @@ def test_sku_names_split_as_the_provider_does() -> None:
     out = {}
     apply(FLEXIBLE_SERVER, {"sku_name": "XX_odd"}, out)  # a tier the provider rejects: no guess
     assert out == {}
+
+
+def test_a_scan_names_the_line_of_a_malformed_plan_resource_and_judges_the_rest(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(mutate(f"resource_changes/{INSECURE + 1}/change/after/value", False), encoding="utf-8")
+    out = tmp_path / "report.json"
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        code = main(["scan", str(plan), "--format", "json", "-o", str(out)])
+    assert code == 2 and "Traceback" not in err.getvalue()
+    report = json.loads(out.read_text(encoding="utf-8"))
+    (error,) = report["scan"]["inputErrors"]
+    lines = plan.read_text(encoding="utf-8").splitlines()
+    assert error["unit"] == "resource" and error["resource"] == f"{FLEX}_configuration.insecure_transport"
+    assert f'"address": "{FLEX}_configuration.insecure_transport"' in lines[error["line"]]  # the entry's line
+    verdicts = {(f["rule"]["id"], f["resource"]["source"]["address"]): f["verdict"] for f in report["findings"]}
+    assert verdicts[("PG-FLEX-001", f"{FLEX}.insecure")] == "unknown"
+    assert verdicts[("PG-FLEX-001", f"{FLEX}.secure")] == "pass"
