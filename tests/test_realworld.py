@@ -125,23 +125,32 @@ def test_the_rest_of_those_files_is_judged(scan: Scan) -> None:
     assert scan.verdicts(REJECTED[2][0]) == {}
 
 
-def test_resourcemodules_test_templates_are_read_and_a_nested_parameter_breaking_max_length_is_its_deployment_s(
-        scan: Scan) -> None:
-    if not scan.verdicts("resourcemodules/flexibleServers/.test/min/deploy.test.json"):
-        pytest.skip("this tree's directory walk does not read hidden folders yet")
-    # An unreplaced CI token, <<namePrefix>>, makes a storage account name 33 characters long
-    # in the diagnostics dependencies' nested deployment (maxLength 24): that deployment is
-    # rejected, the server deployed beside it is judged.
+def test_resourcemodules_test_templates_a_nested_parameter_breaking_max_length_rejects_its_deployment_only(
+        tmp_path: Path) -> None:
+    # Named one by one: they sit in a hidden folder (.test), which is the directory walk's
+    # business. An unreplaced CI token, <<namePrefix>>, makes a storage account name 33
+    # characters long in the diagnostics dependencies' nested deployment (maxLength 24): that
+    # deployment is rejected, and the server deployed beside it is judged.
+    names = ("min", "private", "public")
+    out = tmp_path / "report.json"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["scan", *(str(CORPUS / f"resourcemodules/flexibleServers/.test/{n}/deploy.test.json")
+                               for n in names), "--format", "json", "-o", str(out)])
+    found = Scan(code, json.loads(out.read_text(encoding="utf-8")), err.getvalue())
+    assert code == 2
     for kind, address in (("private", "resources[2]"), ("public", "resources[1]")):
         rel = f"resourcemodules/flexibleServers/.test/{kind}/deploy.test.json"
-        (error,) = scan.errors_in(rel)
+        (error,) = found.errors_in(rel)
         assert error["unit"] == "resource" and error["resource"] == address
         assert "parameter 'storageAccountName'" in error["message"] and "maxLength 24" in error["message"]
-        (server,) = scan.verdicts(rel).values()
-        assert server["PG-FLEX-001"] == "pass"
-    assert scan.verdicts("resourcemodules/flexibleServers/.test/min/deploy.test.json") == {
-        "flexibleServers/<<namePrefix>>dfpsfsmin001": {"PG-FLEX-001": "pass", "PG-FLEX-002": "pass",
-                                                      "PG-FLEX-003": "fail", "PG-FLEX-004": "unknown"}}
+        assert "with the resources of its nested template" in error["message"]
+        (server,) = found.verdicts(rel).values()
+        assert server == {"PG-FLEX-001": "pass", "PG-FLEX-002": "pass", "PG-FLEX-003": "fail",
+                          "PG-FLEX-004": "unknown"}
+    assert found.errors_in("resourcemodules/flexibleServers/.test/min/deploy.test.json") == []
+    assert found.verdicts("resourcemodules/flexibleServers/.test/min/deploy.test.json") == {
+        "flexibleServers/<<namePrefix>>dfpsfsmin001": DEFAULTS}
 
 
 # A flexible server that declares no parameter and no ATP setting: require_secure_transport and
