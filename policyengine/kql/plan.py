@@ -15,8 +15,8 @@ Each query
   as a column named by its path (``['properties.state']``), so the client can rebuild the
   resource for the Python evaluator.
 
-docs/architecture.md, "Azure facts": ARG tables and limits; the query-language page lists the operators ARG allows
-(https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
+ARG tables and limits: docs/architecture.md, "Azure facts"; the query-language page lists the
+operators ARG allows (https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
 """
 
 from __future__ import annotations
