@@ -14,7 +14,10 @@ It serves an estate (ARG-shaped rows, as ``examples/estate.json``) the way Azure
   ``GET {server}/securityAlertPolicies/Default`` serve what ARG cannot see.
 
 Faults are injected by :class:`Fault` rules (status, headers, body, delay, how many times),
-matched on method and path, so a test can throttle, break or slow any request.
+matched on method and path (and the request body, for one query among the others), so a test
+can throttle, break or slow any request. ``rewrite`` changes a Resource Graph answer after it is
+made (a short page, ``data: null``, rows without ids, a repeating ``$skipToken``), so a test
+can send what a real service sends on a bad day.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,12 +52,22 @@ class Fault:
     body: str | None = None
     times: int | None = None
     delay: float = 0.0
+    #: A regular expression the request body must contain (case-insensitively), if given:
+    #: e.g. the resource type of one Resource Graph query.
+    in_body: str | None = None
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: str = "") -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
+        if self.in_body is not None and re.search(self.in_body, body, re.IGNORECASE) is None:
+            return False
         return method == self.method and re.search(self.path, path, re.IGNORECASE) is not None
+
+
+#: Changes a Resource Graph answer: given the request body and the answer made, returns the
+#: answer to send.
+Rewrite = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -95,8 +108,10 @@ class FakeAzure:
     ``azure.ca_bundle`` are what the clients need. ``azure.requests`` logs every request."""
 
     def __init__(self, estate: Estate, *, page_size: int = 1000, quota: int = 15,
-                 faults: list[Fault] | None = None, delay: float = 0.0, graph_delay: float = 0.0) -> None:
+                 faults: list[Fault] | None = None, delay: float = 0.0, graph_delay: float = 0.0,
+                 rewrite: Rewrite | None = None) -> None:
         self.estate = estate
+        self.rewrite = rewrite
         self.page_size = page_size
         self.quota = quota
         self.faults = faults or []
@@ -135,11 +150,11 @@ class FakeAzure:
             return sum(1 for m, p in self.requests if m == method and re.search(pattern, p, re.I))
 
     # -- answers -----------------------------------------------------------------------------
-    def fault_for(self, method: str, path: str) -> Fault | None:
+    def fault_for(self, method: str, path: str, body: str = "") -> Fault | None:
         with self.lock:
             self.requests.append((method, path))
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, body):
                     fault.hits += 1
                     return fault
         return None
@@ -169,6 +184,8 @@ class FakeAzure:
             remaining = self.quota
         headers = {"x-ms-user-quota-remaining": str(remaining),
                    "x-ms-user-quota-resets-after": "00:00:00.2"}
+        if self.rewrite is not None:
+            answer = self.rewrite(body, answer)
         return 200, answer, headers
 
     def arm(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
@@ -242,7 +259,7 @@ def _handler(fake: FakeAzure) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._send(401, _error("InvalidAuthenticationToken", "The access token is invalid."))
                 return
-            fault = fake.fault_for(method, url.path)
+            fault = fake.fault_for(method, url.path, raw.decode("utf-8", "replace"))
             if fault is not None:
                 time.sleep(fault.delay)
                 body = fault.body if fault.body is not None else _error("Fault", f"injected {fault.status}")

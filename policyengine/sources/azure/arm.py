@@ -2,9 +2,14 @@
 same credential: server parameter lists, ATP settings, alert policies, the subscription list.
 
 azure-core's RetryPolicy retries a GET on 408/429/5xx, honouring ``Retry-After``, a bounded
-number of times; ``nextLink`` pages are followed. A read that still fails raises
-:class:`ArmError` with a reason a person can act on ("403 Forbidden: ..."), which the scan
-turns into an ``unknown`` verdict for that resource — never a dropped resource.
+number of times; it also retries a GET that timed out or broke off, up to ``retry_read`` times
+(GET is on its ``retry_on_methods`` allow-list;
+https://learn.microsoft.com/python/api/azure-core/azure.core.pipeline.policies.retrypolicy), so
+this module adds no retry loop of its own: it only bounds those counts. ``nextLink`` pages are
+followed, at most :data:`MAX_PAGES` and never the same link twice. A read that still fails
+raises :class:`ArmError` with a reason a person can act on ("403 Forbidden: ...", "did not
+answer within 60 s (tried up to 3 times)"), which the scan turns into an ``unknown`` verdict for that
+resource — never a dropped resource.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 from policyengine import __version__
 
 MAX_PAGES = 1000
+#: Tries after the first for a GET that timed out, or could not connect (azure-core's own).
+READ_RETRIES = 2
 
 
 class ArmError(Exception):
@@ -35,6 +42,7 @@ class ArmAuthError(ArmError):
 class ArmStats:
     requests: int = 0
     failures: int = 0
+    timeouts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self) -> None:
@@ -60,12 +68,14 @@ class ArmClient:
         from azure.mgmt.core import ARMPipelineClient
 
         self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
         self.stats = ArmStats()
         self.client: Any = ARMPipelineClient(
             base_url=self.endpoint,
             policies=[
                 policies.HeadersPolicy({"User-Agent": f"policyengine/{__version__}"}),
-                policies.RetryPolicy(retry_total=max_retries, retry_backoff_factor=backoff,
+                policies.RetryPolicy(retry_total=max_retries, retry_read=READ_RETRIES,
+                                     retry_connect=READ_RETRIES, retry_backoff_factor=backoff,
                                      retry_backoff_max=30),
                 _counting_policy(self.stats),
                 policies.BearerTokenCredentialPolicy(credential, audience),
@@ -76,14 +86,18 @@ class ArmClient:
 
     def get(self, path_or_url: str) -> dict[str, Any]:
         """One GET; the JSON body as a dict."""
-        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceResponseTimeoutError
         from azure.core.rest import HttpRequest
 
-        url = path_or_url if path_or_url.startswith("https://") else self.endpoint + path_or_url
+        url = self._absolute(path_or_url)
         try:
             response = self.client.send_request(HttpRequest("GET", url))
         except ClientAuthenticationError:
             raise
+        except ServiceResponseTimeoutError:
+            self._failed(timeout=True)
+            raise ArmError(f"ARM did not answer within {self.timeout:g} s (tried up to "
+                           f"{READ_RETRIES + 1} times)") from None
         except AzureError as exc:
             self._failed()
             raise ArmError(f"ARM could not be reached: {type(exc).__name__}: {exc}") from None
@@ -106,6 +120,7 @@ class ArmClient:
         """Every item of a list, following ``nextLink``."""
         items: list[dict[str, Any]] = []
         url: str | None = path
+        followed = {self._absolute(path)}
         for _ in range(MAX_PAGES):
             if url is None:
                 return items
@@ -117,11 +132,20 @@ class ArmClient:
             items += [v for v in value if isinstance(v, dict)]
             link = body.get("nextLink")
             url = link if isinstance(link, str) and link else None
+            if url is not None:
+                if self._absolute(url) in followed:  # a loop: following it would never end
+                    self._failed()
+                    raise ArmError("ARM's nextLink led back to a page already read")
+                followed.add(self._absolute(url))
         raise ArmError(f"more than {MAX_PAGES} pages of nextLink")
 
-    def _failed(self) -> None:
+    def _absolute(self, path_or_url: str) -> str:
+        return path_or_url if path_or_url.startswith("https://") else self.endpoint + path_or_url
+
+    def _failed(self, *, timeout: bool = False) -> None:
         with self.stats.lock:
             self.stats.failures += 1
+            self.stats.timeouts += timeout
 
 
 def _status_reason(response: Any) -> str:

@@ -3,12 +3,22 @@
 * Subscriptions go in batches of at most 250 per request (ARG takes fewer than 300), or one
   management group per request.
 * Every ``$skipToken`` page is followed; ``resultTruncated`` is detected and reported.
+* What the pages said is checked against what came (:class:`Paging`): rows fewer than
+  ``totalRecords``, ``data`` that is not rows, a ``$skipToken`` given twice (paging stops: it
+  would never end) and more than :data:`MAX_PAGES` pages each leave a reason, which the scan
+  turns into a gap of its scope (docs/architecture.md, "Scan status and missing data").
 * Throttling is per user: every answer carries ``x-ms-user-quota-remaining`` and
   ``x-ms-user-quota-resets-after`` (``hh:mm:ss``). azure-core does not retry a throttled POST
   without ``Retry-After``, so this client does it: on 429 it waits for ``Retry-After`` or the
   quota reset (plus jitter), a bounded number of times; when the quota reaches 0 it waits for
   the reset before the next request instead of being throttled
   (https://learn.microsoft.com/azure/governance/resource-graph/concepts/guidance-for-throttled-requests).
+* A request that times out is tried again, :data:`READ_RETRIES` times after a short backoff:
+  azure-core's ``RetryPolicy`` retries a read error only for the methods of its allow-list,
+  which has no POST (``retry_on_methods``; azure-core 1.41, ``_is_method_retryable``; see
+  https://learn.microsoft.com/python/api/azure-core/azure.core.pipeline.policies.retrypolicy),
+  and the client runs with ``retry_total=0`` anyway, so these are the only retries. A Resource
+  Graph query only reads, so sending it again is safe.
 """
 
 from __future__ import annotations
@@ -22,6 +32,11 @@ from typing import Any
 
 BATCH = 250
 PAGE = 1000
+#: Pages of one query over one scope at most: ten million rows at PAGE rows a page.
+MAX_PAGES = 10_000
+#: Tries after the first for a request that timed out (or whose answer broke off).
+READ_RETRIES = 2
+READ_BACKOFF = 0.5
 
 
 @dataclass
@@ -30,9 +45,30 @@ class GraphStats:
     pages: int = 0
     rows: int = 0
     throttled: int = 0
+    timeouts: int = 0
     waited: float = 0.0
     quota_remaining: int | None = None
-    truncated: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Paging:
+    """What the pages of one query over one scope said and gave. ``problems`` says why the
+    rows that came may not be all of them; none when they are."""
+
+    pages: int = 0
+    received: int = 0
+    #: The largest ``totalRecords`` a page announced (None: no page said).
+    announced: int | None = None
+    #: Whether a page said ``resultTruncated``.
+    truncated: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def check_total(self) -> None:
+        """A shortfall against ``totalRecords`` is a problem (more rows than announced is
+        not: rows created while paging are still rows to judge)."""
+        if self.announced is not None and self.received < self.announced:
+            self.problems.append(f"Resource Graph announced totalRecords {self.announced} and "
+                                 f"{self.received} arrived")
 
 
 class GraphError(Exception):
@@ -64,6 +100,7 @@ class GraphClient:
 
     def __init__(self, credential: Any, endpoint: str, audience: str, *, verify: str | bool = True,
                  max_retries: int = 5, max_wait: float = 60.0, timeout: float = 60.0,
+                 read_retries: int = READ_RETRIES, max_pages: int = MAX_PAGES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
@@ -72,18 +109,29 @@ class GraphClient:
                                           connection_verify=verify, retry_total=0,
                                           connection_timeout=timeout, read_timeout=timeout)
         self.max_retries = max_retries
+        self.read_retries = read_retries
+        self.max_pages = max_pages
+        self.timeout = timeout
         self.max_wait = max_wait
         self.sleep = sleep
         self.stats = GraphStats()
         self._wait_before_next = 0.0
 
     def rows(self, query: str, *, subscriptions: list[str] | None = None,
-             management_group: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every row of ``query`` over the scope, following ``$skipToken``."""
+             management_group: str | None = None, paging: Paging | None = None) -> Iterator[Any]:
+        """Every row of ``query`` over the scope, following ``$skipToken``. A row is what the
+        answer held (normally an object; the caller checks). What went wrong with the pages
+        goes to ``paging``, which is complete once the iterator is exhausted."""
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
+        paging = paging if paging is not None else Paging()
+        given: dict[str, int] = {}  # each $skipToken, and the page that gave it
         skip_token: str | None = None
         while True:
+            if paging.pages >= self.max_pages:
+                paging.problems.append(f"paging stopped after {paging.pages} pages, the most read "
+                                       "for one query")
+                break
             request = QueryRequest(
                 subscriptions=subscriptions,
                 management_groups=[management_group] if management_group else None,
@@ -91,22 +139,43 @@ class GraphClient:
                 options=QueryRequestOptions(skip_token=skip_token, top=PAGE, result_format="objectArray"),
             )
             response = self._send(request)
+            paging.pages += 1
             self.stats.pages += 1
+            total = getattr(response, "total_records", None)
+            if isinstance(total, int):
+                paging.announced = max(total, paging.announced or 0)
             if str(getattr(response, "result_truncated", "false")).lower() == "true":
-                self.stats.truncated.append(query.split("\n", 1)[0])
-            data = response.data or []
-            if not isinstance(data, list):
-                raise GraphError("Resource Graph answered rows in an unexpected shape")
+                paging.truncated = True
+            data = page_rows(response.data)
+            if data is None:
+                paging.problems.append(f"page {paging.pages} came with 'data' {_shape(response.data)}, "
+                                       "not rows")
+                data = []
+            paging.received += len(data)
             self.stats.rows += len(data)
             yield from data
             skip_token = response.skip_token
             if not skip_token:
-                return
+                break
+            if skip_token in given:
+                paging.problems.append(
+                    f"page {paging.pages} gave the $skipToken page {given[skip_token]} gave; paging "
+                    "stopped, as it would never end")
+                break
+            given[skip_token] = paging.pages
+        paging.check_total()
 
     def _send(self, request: Any) -> Any:
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+            ServiceResponseTimeoutError,
+        )
 
-        attempt = 0
+        attempt = reads = 0
         while True:
             if self._wait_before_next > 0:
                 self._pause(self._wait_before_next)
@@ -136,8 +205,20 @@ class GraphClient:
                     self._pause(min(2.0 ** attempt, self.max_wait))
                     continue
                 raise GraphError(f"Resource Graph could not be reached: {exc}") from None
+            except ServiceResponseError as exc:  # sent, and then no (whole) answer in time
+                timed_out = isinstance(exc, ServiceResponseTimeoutError)
+                self.stats.timeouts += timed_out
+                if reads < self.read_retries:
+                    reads += 1
+                    self._pause(READ_BACKOFF * 2 ** (reads - 1))
+                    continue
+                what = (f"did not answer within {self.timeout:g} s" if timed_out
+                        else f"broke off its answer ({_reason(exc)})")
+                raise GraphError(f"Resource Graph {what}, {reads + 1} tries") from None
             except (ValueError, KeyError) as exc:  # an answer that is not the JSON it should be
                 raise GraphError(f"Resource Graph answered something unreadable: {exc}") from None
+            except AzureError as exc:  # any other failure of this request: this batch only
+                raise GraphError(f"Resource Graph request failed: {_reason(exc)}") from None
             self._note_quota(headers)
             return response
 
@@ -153,6 +234,35 @@ class GraphClient:
         wait = min(seconds, self.max_wait) * (1 + random.random() / 10)
         self.stats.waited += wait
         self.sleep(wait)
+
+
+def page_rows(data: Any) -> list[Any] | None:
+    """The rows of a page's ``data``: a list (``objectArray``), or a table (``columns`` and
+    ``rows``) made into objects; None for anything else. A table row that does not fit the
+    columns stays a list, which the caller counts as an unusable row."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, dict):
+        return None
+    columns, rows = data.get("columns"), data.get("rows")
+    if not isinstance(columns, list) or not isinstance(rows, list):
+        return None
+    names = [c.get("name") if isinstance(c, dict) else None for c in columns]
+    if not all(isinstance(n, str) for n in names):
+        return None
+    return [dict(zip(names, row, strict=True)) if isinstance(row, list) and len(row) == len(names) else row
+            for row in rows]
+
+
+def _shape(data: Any) -> str:
+    """What a page's ``data`` was, in JSON's words, for the reason."""
+    if data is None:
+        return "null"
+    if isinstance(data, dict):
+        return "{}" if not data else f"an object with keys {', '.join(sorted(map(str, data))[:5])}"
+    if isinstance(data, bool):
+        return "a boolean"
+    return "a number" if isinstance(data, (int, float)) else "a string"
 
 
 def _first(*waits: float | None) -> float:

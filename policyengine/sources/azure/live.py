@@ -6,9 +6,12 @@ ARM, so the same assembler that streams a snapshot streams a live scan, and
 ``policyengine collect`` writes exactly these rows to replay the scan offline.
 
 Faults never drop a resource: a child that ARM would not give (403, 404, timeout, malformed
-answer) is recorded on its resource as unread, with the reason, and the rules that need it
-say ``unknown``; a Resource Graph batch that fails is recorded as not evaluated, and the scan
-is incomplete.
+answer, no id) is recorded on its resource as unread, with the reason, and the rules that need
+it say ``unknown``. Whatever keeps a Resource Graph query over a batch from giving all its rows
+— a failed or timed-out request, pages short of ``totalRecords``, ``data`` that is not rows, a
+repeating ``$skipToken``, rows without a usable id — becomes one :class:`Gap` for that type and
+batch, saying why; the other types and batches are still read and judged, and the scan is
+incomplete (docs/architecture.md, "Scan status and missing data").
 """
 
 from __future__ import annotations
@@ -17,14 +20,13 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 
-from policyengine.errors import IncompleteEvaluation
 from policyengine.kql.plan import ArmRead, Plan, Query
 from policyengine.records.model import ANNOTATION
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
-from policyengine.sources.azure.graph import BATCH, GraphClient, GraphError
+from policyengine.sources.azure.graph import BATCH, GraphClient, GraphError, Paging
 from policyengine.status import Gap, ScanStatus
 
 SUBSCRIPTIONS_API = "/subscriptions?api-version=2022-12-01"
@@ -42,6 +44,33 @@ class Scope:
         if self.subscriptions:
             return f"{len(self.subscriptions)} subscription(s)"
         return "every subscription the identity can read"
+
+
+def usable(row: Any) -> TypeGuard[dict[str, Any]]:
+    """Whether a row can be judged: an object whose ``id`` is an ARM id (under a subscription,
+    which is where the assembler files it)."""
+    rid = row.get("id") if isinstance(row, dict) else None
+    return isinstance(rid, str) and rid[:15].lower() == "/subscriptions/" and len(rid) > 15
+
+
+@dataclass
+class _Batch:
+    """One query over one batch of the scope, and what kept it from giving every row."""
+
+    query: Query
+    subscriptions: list[str] | None
+    paging: Paging = field(default_factory=Paging)
+    unusable: int = 0
+
+    def problems(self, failure: str | None) -> list[str]:
+        reasons = []
+        if self.unusable:
+            reasons.append(f"{self.unusable} row(s) without a usable id (an ARM id under /subscriptions/) "
+                           "were left out")
+        if failure is not None:
+            got = self.paging.received
+            reasons.append(failure + (f" after {got} row(s) on {self.paging.pages} page(s)" if got else ""))
+        return reasons + self.paging.problems
 
 
 def rebuild(query: Query, row: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +131,8 @@ class LiveScan:
 
     # -- scope ------------------------------------------------------------------------------
     def batches(self) -> list[list[str] | None]:
+        """The batches of subscriptions to query (one ``None`` for a management group); none,
+        with a gap for every type, when the subscriptions cannot be listed."""
         if self.scope.management_group:
             return [None]
         try:
@@ -109,10 +140,15 @@ class LiveScan:
         except ArmAuthError:
             raise
         except ArmError as exc:
-            raise IncompleteEvaluation(f"the subscriptions could not be listed: {exc}") from None
+            self._gap_everywhere(f"the subscriptions could not be listed: {exc}")
+            return []
         if not subscriptions:
-            raise IncompleteEvaluation("the identity can read no subscription")
+            self._gap_everywhere("the identity can read no enabled subscription")
+            return []
         return [subscriptions[i:i + BATCH] for i in range(0, len(subscriptions), BATCH)]
+
+    def _gap_everywhere(self, reason: str) -> None:
+        self.status.not_evaluated += [Gap(q.resource_type, reason) for q in self.plan.queries]
 
     def list_subscriptions(self) -> list[str]:
         items = self.arm.list(SUBSCRIPTIONS_API)
@@ -134,42 +170,59 @@ class LiveScan:
         queries = sorted(self.plan.queries, key=lambda q: q.table != "resourcecontainers")
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             for query in queries:
-                for number, batch in enumerate(batches, 1):
+                for number, subscriptions in enumerate(batches, 1):
                     self.progress(f"{query.resource_type}: batch {number}/{len(batches)}")
+                    batch = _Batch(query, subscriptions)
+                    failure = None
                     try:
-                        yield from self._query(query, batch, pool)
+                        yield from self._query(batch, pool)
                     except GraphError as exc:
-                        self.status.not_evaluated.append(Gap(
-                            query.resource_type, str(exc), tuple(batch or ()), self.scope.management_group))
-        self.status.truncated = list(self.graph.stats.truncated)
+                        failure = str(exc)
+                    self._close(batch, failure)
 
-    def _query(self, query: Query, batch: list[str] | None,
-               pool: ThreadPoolExecutor) -> Iterator[dict[str, Any]]:
-        rows = self.graph.rows(query.text, subscriptions=batch, management_group=self.scope.management_group)
+    def _close(self, batch: _Batch, failure: str | None) -> None:
+        """Record what kept this query over this batch from giving every row, if anything."""
+        where = tuple(batch.subscriptions or ())
+        group = self.scope.management_group
+        resource_type = batch.query.resource_type
+        if batch.paging.truncated:
+            scope = f"management group {group}" if group else f"{len(where)} subscription(s)"
+            self.status.truncated.append(f"{resource_type} in {scope}: Resource Graph truncated its "
+                                         "answer (resultTruncated)")
+        problems = batch.problems(failure)
+        if problems:
+            self.status.not_evaluated.append(Gap(resource_type, "; ".join(problems), where, group))
+
+    def _query(self, batch: _Batch, pool: ThreadPoolExecutor) -> Iterator[dict[str, Any]]:
+        query = batch.query
+        rows = self.graph.rows(query.text, subscriptions=batch.subscriptions,
+                               management_group=self.scope.management_group, paging=batch.paging)
         while True:
             window = list(itertools.islice(rows, WINDOW))
             if not window:
                 return
-            children = pool.map(lambda r: self._children(query, r), window)
-            for row, (child_rows, unread) in zip(window, children, strict=True):
+            good: list[dict[str, Any]] = [r for r in window if usable(r)]
+            batch.unusable += len(window) - len(good)
+            children = pool.map(lambda r: self._children(query, r), good)
+            for row, (child_rows, unread) in zip(good, children, strict=True):
                 yield from self._subscription_rows(query, row)
                 # A subscription-scope resource read from ARM precedes the resources of its
                 # subscription, as the parent-first order wants; once per subscription.
                 for child in child_rows:
-                    if "/resourcegroups/" not in str(child.get("id", "")).lower():
+                    if "/resourcegroups/" not in child["id"].lower():
                         yield from self._once(child)
                 resource = rebuild(query, row)
                 if unread:
                     resource[ANNOTATION] = {"unread": unread}
                 yield resource
-                yield from (c for c in child_rows if "/resourcegroups/" in str(c.get("id", "")).lower())
+                yield from (c for c in child_rows if "/resourcegroups/" in c["id"].lower())
             self.progress(f"{query.resource_type}: {self.graph.stats.rows} rows, "
                           f"{self.arm.stats.requests} ARM reads")
 
     def _subscription_rows(self, query: Query, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for related in query.related:
             bag = row.get(related.column)
-            if isinstance(bag, dict) and isinstance(bag.get("id"), str):
+            if usable(bag):
                 yield from self._once(bag)
 
     def _once(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -178,11 +231,9 @@ class LiveScan:
             yield row
 
     def _children(self, query: Query, row: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        rid = row.get("id")
+        rid: str = row["id"]
         children: list[dict[str, Any]] = []
         unread: dict[str, str] = {}
-        if not isinstance(rid, str):
-            return children, unread
         for read in query.arm_reads:
             if not _needed(query, read, self.plan, row):
                 continue
@@ -192,6 +243,13 @@ class LiveScan:
                 raise
             except ArmError as exc:
                 unread[read.related_type.lower()] = f"not read: {exc}"
+                with self._lock:
+                    self.status.unread_children += 1
+                continue
+            idless = sum(not usable(c) for c in found)
+            if idless:  # a child the assembler cannot attach: the rules that need it cannot judge
+                unread[read.related_type.lower()] = (f"not read: ARM answered {idless} item(s) without "
+                                                     "a usable id")
                 with self._lock:
                     self.status.unread_children += 1
                 continue

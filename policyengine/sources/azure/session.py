@@ -74,8 +74,9 @@ class LiveSource:
             g, a = scan.graph.stats, scan.arm.stats
             sys.stderr.write(
                 f"policyengine: {g.requests} Resource Graph requests ({g.pages} pages, {g.rows} rows, "
-                f"{g.throttled} throttled, {g.waited:.1f} s waited, quota left {g.quota_remaining}), "
-                f"{a.requests} ARM requests ({a.failures} failed), "
+                f"{g.throttled} throttled, {g.timeouts} timed out, {g.waited:.1f} s waited, "
+                f"quota left {g.quota_remaining}), "
+                f"{a.requests} ARM requests ({a.failures} failed, {a.timeouts} for timeouts), "
                 f"{time.monotonic() - self.started:.1f} s\n")
         return scan.status
 
