@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Final, NamedTuple
 
 from policyengine.errors import InputError, Span
+from policyengine.sources import files
 from policyengine.status import InputProblem, Unit
 
 #: The first NDJSON line of a snapshot written by policyengine carries this key.
@@ -325,16 +324,14 @@ def read_input(handle: IO[str], name: str) -> Input:
 
 
 def open_input(path: str, display: str | None = None) -> Input:
-    """Open an export for streaming; ``-`` reads standard input. The file is closed when its
-    rows are exhausted. ``display`` is the name messages and findings use (default: path)."""
-    if path == "-":
-        return read_input(sys.stdin, "<stdin>")
+    """Open an export for streaming; ``-`` reads standard input. A stream that content
+    detection already read from is given back whole, never opened twice (sources/files.py);
+    the text is decoded as its first bytes say. The file is closed when its rows are
+    exhausted. ``display`` is the name messages and findings use (default: path)."""
+    name = display or ("<stdin>" if path == "-" else path)
+    handle = files.open_text(path, name)
     try:
-        handle = Path(path).open("r", encoding="utf-8")  # noqa: SIM115 - closed by the row stream
-    except OSError as exc:
-        raise InputError(f"cannot read input: {exc.strerror or exc}", Span(display or path)) from None
-    try:
-        inp = read_input(handle, display or path)
+        inp = read_input(handle, name)
     except BaseException:
         handle.close()
         raise
