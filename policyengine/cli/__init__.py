@@ -2,15 +2,22 @@
 
 Exit codes (docs/architecture.md, "Exit codes"): 0 nothing failing at or above ``--fail-on``; 1 findings at or
 above it (or failing rule tests); 2 bad usage, invalid rules or unreadable input; 3 the
-evaluation could not complete.
+evaluation could not complete; 130 interrupted (SIGINT), 143 terminated (SIGTERM), with what was
+being written removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 
 from policyengine import __version__
 from policyengine.errors import PolicyEngineError, RuleLoadErrors
@@ -81,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--rule", metavar="ID", action="append", default=[],
                       help="evaluate only this rule; repeatable")
     scan.add_argument("--skip-path", metavar="GLOB", action="append", default=[],
-                      help="leave out files and folders matching GLOB when walking a directory (a "
-                      "pattern without '/' matches a name at any depth); repeatable")
+                      help="leave out files and folders matching GLOB, walked or named (a pattern "
+                      "without '/' matches a name at any depth); repeatable")
     reports = scan.add_argument_group("reports and exit code")
     reports.add_argument("--format", choices=FORMATS, action="append", default=[], metavar="FORMAT",
                          help=f"report format: {', '.join(FORMATS)} (default table); repeatable, each with "
@@ -215,6 +222,36 @@ COMMANDS = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so it unwinds as Ctrl-C does: every ``except
+    BaseException`` on the way removes what it was writing (a ``.partial`` report)."""
+
+
+#: Exit codes for a signal: 128 + its number, as a shell reports a process it killed.
+INTERRUPTED = 128 + signal.SIGINT
+TERMINATED = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`Terminated`; the handler before is put back
+    after. (Only the main thread can handle signals: elsewhere, nothing changes.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        # Once: a second SIGTERM while the first unwinds must not cut the clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -222,21 +259,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help is 0, bad usage is 2
         return int(exc.code or 0)
     try:
-        module, function = COMMANDS[args.command]
-        run_command: Callable[[argparse.Namespace], int] = getattr(
-            importlib.import_module(f"policyengine.cli.{module}"), function)
-        return run_command(args)
+        with _sigterm_as_interrupt():
+            module, function = COMMANDS[args.command]
+            run_command: Callable[[argparse.Namespace], int] = getattr(
+                importlib.import_module(f"policyengine.cli.{module}"), function)
+            return run_command(args)
     except PolicyEngineError as exc:
         located = exc.span is not None or isinstance(exc, RuleLoadErrors)
         print(str(exc) if located else f"policyengine: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("policyengine: terminated", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         print("policyengine: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # A command's own output (reports handle theirs: cli/outputs.py) on a full disk.
+        print(f"policyengine: cannot write: {exc.strerror}", file=sys.stderr)
+        return 2
 
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        # Standard output cannot take what is left in its buffer: point it at /dev/null, or
+        # the interpreter's own flush at exit prints a traceback. A reader that went away
+        # (`| head`) is no error; a full disk is, unless already reported.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not isinstance(exc, BrokenPipeError) and code == 0:
+            print(f"policyengine: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+            code = 2
+    sys.exit(code)

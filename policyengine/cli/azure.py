@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
-from pathlib import Path
 from typing import IO, Any
 
 from policyengine import __version__, ir
+from policyengine.cli.outputs import Destination
 from policyengine.errors import UsageError
 from policyengine.pipeline import selected_rules
 from policyengine.sources.azure.session import azure_errors, open_live
@@ -34,24 +33,27 @@ def run_collect(args: argparse.Namespace) -> int:
     if not args.azure:
         raise UsageError("collect reads live Azure: add --azure")
     rules = selected_rules(args)
-    target = Path(args.output)
-    partial = target.with_name(target.name + ".partial")
-    live = open_live(args, rules)
+    # Written as reports are (cli/outputs.py): a file through NAME.partial, renamed into place
+    # once complete; a device or a pipe directly, never replaced; a write that fails is a
+    # one-line error.
+    out = Destination(args.output, stream=True, what="the snapshot")
     try:
-        with azure_errors(), partial.open("w", encoding="utf-8") as out:
-            _write(out, snapshot_header(args, rules))
+        live = open_live(args, rules)
+        with azure_errors():
+            _write(out.handle, snapshot_header(args, rules))
             count = 0
             for row in live.input.rows:
-                _write(out, row.data)
+                _write(out.handle, row.data)
                 count += 1
             status = live.status()
-            _write(out, {HEADER_KEY: {"status": status.to_json()}})
+            _write(out.handle, {HEADER_KEY: {"status": status.to_json()}})
+        out.commit()
+        out.publish()
     except BaseException:
-        partial.unlink(missing_ok=True)
+        out.abort()
         raise
-    os.replace(partial, target)
     if not args.quiet:
-        print(f"policyengine: wrote {count} rows to {target}"
+        print(f"policyengine: wrote {count} rows to {args.output}"
               + ("" if status.complete else " (incomplete: see its last line)"), file=sys.stderr)
     return 0 if status.complete or args.allow_incomplete else 3
 
