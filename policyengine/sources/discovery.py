@@ -112,12 +112,16 @@ class Discovery:
     skip: tuple[str, ...] = ()
 
     def skipped(self, path: Path, root: Path) -> str | None:
-        """The ``--skip-path`` pattern that matches ``path`` (relative to the walked root, or
-        by name alone for a pattern without ``/``), if any."""
-        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+        """The ``--skip-path`` pattern that matches ``path``, if any: a pattern without ``/``
+        matches its name; one with ``/`` its path from the walked root, or as given (from the
+        working directory, where a configuration file's patterns are written from)."""
+        within = path.relative_to(root).as_posix() if path.is_relative_to(root) else None
         for pattern in self.skip:
-            target = path.name if "/" not in pattern.rstrip("/") else rel
-            if fnmatch.fnmatchcase(target, pattern.rstrip("/")):
+            bare = pattern.rstrip("/")
+            if "/" not in bare:
+                if fnmatch.fnmatchcase(path.name, bare):
+                    return pattern
+            elif any(fnmatch.fnmatchcase(p, bare.removeprefix("./")) for p in (within, path.as_posix()) if p):
                 return pattern
         return None
 
@@ -128,7 +132,7 @@ class Discovery:
         given = path.as_posix()
         for pattern in self.skip:
             bare = pattern.rstrip("/")
-            if ("/" in bare and fnmatch.fnmatchcase(given, bare)) or (
+            if ("/" in bare and fnmatch.fnmatchcase(given, bare.removeprefix("./"))) or (
                     "/" not in bare and any(fnmatch.fnmatchcase(part, bare) for part in path.parts)):
                 return pattern
         return None
@@ -188,8 +192,12 @@ class _Finder:
         if self.again(path, shown):
             return
         hint = _HINTS.get(path.suffix.lower())
-        if hint is not None and not self.pre_deployment:
-            self.found.problem(shown, hint)
+        if hint is not None:
+            # Named by a pre-commit hook, it is one more staged file; named by a person, an error.
+            if self.pre_deployment:
+                self.found.note(shown, f"skipped: {hint}")
+            else:
+                self.found.problem(shown, hint)
             return
         try:
             sniffed = sniff(path, shown)

@@ -155,6 +155,9 @@ def test_skip_paths_from_the_command_line_and_the_configuration_file(
     assert failing(cli, "infra") == {"db", "generated"}
     # The command line adds to the file's patterns.
     assert failing(cli, "infra", "--skip-path", "gen*") == {"db"}
+    # A pattern with '/' matches from the walked folder, or from the working directory.
+    assert failing(cli, "infra", "--skip-path", "infra/gen*") == {"db"}
+    assert failing(cli, str(tmp_path / "infra"), "--skip-path", "generated/") == {"db"}
     # A file named on the command line is left out too (a pre-commit hook names every staged file).
     result = cli("scan", "infra/db.json", "infra/fixtures/broken.json", "--rule", "PG-FLEX-001", "-v")
     assert "infra/fixtures/broken.json: skipped: matches --skip-path fixtures" in result.err
@@ -201,6 +204,12 @@ def test_an_export_in_a_folder_is_scanned_but_not_before_deployment(cli: Cli, tm
     hook = discover([str(tmp_path)], pre_deployment=True)
     assert taken(hook) == {str(tmp_path / "infra/db.json"): Kind.TEMPLATE}
     assert "an export (--pre-deployment scans templates" in notes_for(hook, tmp_path / "estate/servers.ndjson")[0]
+    # A hook names every staged file: what is not a template is noted, never an error.
+    tf = put(tmp_path, "infra/main.tf", "")
+    staged = discover([str(tmp_path / "estate/servers.ndjson"), str(tf), str(tmp_path / "infra/db.json")],
+                      pre_deployment=True)
+    assert taken(staged) == {str(tmp_path / "infra/db.json"): Kind.TEMPLATE} and staged.problems == []
+    assert notes_for(staged, tf) == [f"{tf}: skipped: {TERRAFORM_HINT}"]
 
 
 def test_named_paths_that_are_missing_empty_or_terraform_are_input_errors(cli: Cli, tmp_path: Path) -> None:
