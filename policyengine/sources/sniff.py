@@ -195,7 +195,7 @@ class _Scan:
                 self.pos += 1
             elif char != "}":
                 raise self.end() if char == "" else _Invalid()
-        return Kind.OTHER, "a JSON object with no $schema, format_version, id, data or value to tell"
+        return Kind.OTHER, "a JSON object whose top-level keys say no template, plan or export"
 
     def member(self, key: str, start: str, *, first: bool) -> tuple[Kind, str] | None:
         """The answer one member gives (the scan is then past its value), if any."""
