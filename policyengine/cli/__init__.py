@@ -230,6 +230,8 @@ class Terminated(KeyboardInterrupt):
 #: Exit codes for a signal: 128 + its number, as a shell reports a process it killed.
 INTERRUPTED = 128 + signal.SIGINT
 TERMINATED = 128 + signal.SIGTERM
+#: A bug: the evaluation could not complete (docs/architecture.md, "Exit codes").
+INTERNAL_ERROR = 3
 
 
 @contextlib.contextmanager
@@ -265,8 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 importlib.import_module(f"policyengine.cli.{module}"), function)
             return run_command(args)
     except PolicyEngineError as exc:
+        from policyengine.reports.common import terminal
+
         located = exc.span is not None or isinstance(exc, RuleLoadErrors)
-        print(str(exc) if located else f"policyengine: {exc}", file=sys.stderr)
+        print(terminal(str(exc) if located else f"policyengine: {exc}"), file=sys.stderr)
         return exc.exit_code
     except Terminated:
         print("policyengine: terminated", file=sys.stderr)
@@ -285,8 +289,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    code = main()
+    """Console-script entry point. A bug that escapes :func:`main` is one line, not a
+    traceback (``POLICYENGINE_DEBUG=1`` shows it); tests call :func:`main`, which lets it
+    through."""
+    try:
+        code = main()
+    except Exception as exc:
+        if os.environ.get("POLICYENGINE_DEBUG"):
+            raise
+        from policyengine.reports.common import terminal
+
+        print(terminal(f"policyengine: internal error, a bug in policyengine ({type(exc).__name__}: {exc}); "
+                       "please report it with the command line; POLICYENGINE_DEBUG=1 shows the traceback",
+                       one_line=True), file=sys.stderr)
+        code = INTERNAL_ERROR
     try:
         sys.stdout.flush()
     except OSError as exc:
