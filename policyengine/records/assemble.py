@@ -31,6 +31,7 @@ from policyengine.records.model import (
     ChildKey,
     Origin,
     Record,
+    id_has_type,
     parent_id,
     pop_unread,
     subscription_of,
@@ -92,11 +93,28 @@ class Stats:
         self.errors.append(problem)
 
 
+#: Where a row came from: (file, line). A plain tuple: one is kept per child row.
+Where = tuple[str, int]
+
+
+@dataclass
+class _Children:
+    """Related rows of one resource or subscription, by key, and where each came from. A key
+    given twice with different values is in ``conflicted`` and in neither ``rows``: rules on it
+    are unknown (``unread`` says why), never judged on one of the two."""
+
+    rows: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
+    origins: dict[ChildKey, Where] = field(default_factory=dict)
+    unread: dict[str, str] = field(default_factory=dict)
+    conflicted: set[ChildKey] = field(default_factory=set)
+
+
 @dataclass
 class _Pending:
     data: dict[str, Any]
     origin: Origin
-    children: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
+    ltype: str
+    children: _Children = field(default_factory=_Children)
     unread: dict[str, str] = field(default_factory=dict)
 
 
@@ -105,12 +123,37 @@ class _Subscription:
     id: str
     data: dict[str, Any] | None = None
     origin: Origin | None = None
-    children: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
+    children: _Children = field(default_factory=_Children)
     record: Record | None = None  # built once the subscription is sealed
+    #: Two rows of it disagreed (where the first was): it is judged as if it had no row.
+    conflicted: Where | None = None
 
 
 def _child_key(data: dict[str, Any], rtype: str) -> ChildKey:
     return (rtype.lower(), data["id"].rstrip("/").rsplit("/", 1)[-1].lower())
+
+
+#: Keys whose values Azure compares case-insensitively: two rows of one resource that differ
+#: only in their case say the same thing (and a location only in its spelling: ``West Europe``
+#: from the CLI is ``westeurope`` in Resource Graph).
+_CASELESS = frozenset({"id", "name", "type", "resourcegroup", "subscriptionid", "location"})
+
+
+def same_resource_data(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two rows of one resource say the same (ids, names, types and locations compared
+    as Azure compares them)."""
+    if a == b:
+        return True
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        other = b[key]
+        if key.lower() in _CASELESS and isinstance(value, str) and isinstance(other, str):
+            if value.replace(" ", "").lower() != other.replace(" ", "").lower():
+                return False
+        elif value != other:
+            return False
+    return True
 
 
 class Assembler:
@@ -122,11 +165,15 @@ class Assembler:
         self.stats = Stats()
         self.subscriptions: dict[str, _Subscription] = {}
         self.pending: dict[str, _Pending] = {}
-        self.orphans: dict[str, list[tuple[ChildKey, dict[str, Any], Origin]]] = {}
+        self.orphans: dict[str, _Children] = {}
         self.current: str | None = None
+        #: Resources two of whose rows disagree (lower-case id -> where the first was): judged
+        #: on neither; their children go with them.
+        self.conflicted: dict[str, Where] = {}
         #: Streaming: by subscription, the types of the records already built with it.
         self.sealed: dict[str, set[str]] = {}
         self._skip_cache: dict[tuple[str, str, str, str], str | Assembler | None] = {}
+        self._last_subscription = ("\0", "")  # (id prefix, subscription id) of the last row seen
 
     # -- subscriptions -------------------------------------------------------------------
     def _subscription(self, sid: str) -> _Subscription:
@@ -136,6 +183,15 @@ class Assembler:
             sub = self.subscriptions[key] = _Subscription(f"/subscriptions/{sid}")
         return sub
 
+    def _seen(self, rid: str) -> None:
+        """Note the subscription of a row no rule reads: it still gets a record."""
+        prefix, _ = self._last_subscription
+        if not rid.startswith(prefix):  # most rows follow one of the same subscription
+            sid = subscription_of(rid)
+            if sid:
+                self._subscription(sid)
+                self._last_subscription = (rid[:15 + len(sid) + 1], sid)
+
     def _sub_record(self, sub: _Subscription) -> Record:
         if sub.record is None:
             sid = sub.id.rsplit("/", 1)[-1]
@@ -143,7 +199,7 @@ class Assembler:
                                 "subscriptionId": sid, "name": sid}
             origin = sub.origin or Origin("(inferred from the resources of this subscription)")
             sub.record = Record(sub.id, "Microsoft.Resources/subscriptions", data, origin,
-                                dict(sub.children))
+                                dict(sub.children.rows), dict(sub.children.unread))
         return sub.record
 
     def _check_unsealed(self, sub: _Subscription, key: ChildKey, row: Row, file: str) -> None:
@@ -159,6 +215,52 @@ class Assembler:
                 Span(file, row.line),
             )
         sub.record = None  # rebuilt, with this row, for the records still to come
+
+    def _subscription_row(self, sub: _Subscription, data: dict[str, Any], file: str, line: int) -> None:
+        """The subscription's own row: its rules are evaluated at the end, whatever the order."""
+        if sub.conflicted is not None:
+            self._conflict(data["id"], sub.conflicted, (file, line))
+        elif sub.data is None or sub.origin is None:
+            sub.data, sub.origin, sub.record = data, Origin(file, line), None
+        elif self._same(SUBSCRIPTION_TYPE, sub.data, data):
+            self._duplicate(data["id"], (sub.origin.file, sub.origin.line), (file, line))
+        else:
+            sub.conflicted = (sub.origin.file, sub.origin.line)
+            self._conflict(data["id"], sub.conflicted, (file, line))
+            sub.data, sub.origin, sub.record = None, None, None
+
+    # -- duplicates ----------------------------------------------------------------------
+    def _duplicate(self, rid: str, first: Where, again: Where) -> None:
+        self.stats.note(Span(*again), f"{rid} again, saying what it says at {_at(first, again)} "
+                                      "where the rules read: read once")
+
+    def _conflict(self, rid: str, first: Where, again: Where) -> None:
+        self.stats.add_error(InputProblem(
+            Span(again[0], again[1], 1),
+            f"{rid} is given twice with different values (here and at {_at(first, again)}; ids "
+            "compare without case): neither row is used, so it is not judged on either", Unit.ROW, rid))
+
+    def _same(self, ltype: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
+        """Whether two rows of one resource say the same where the rules read (a timestamp no
+        rule reads may differ between two exports of it)."""
+        return same_resource_data(self.wanted.keep(ltype, a), self.wanted.keep(ltype, b))
+
+    def _put(self, kids: _Children, key: ChildKey, data: dict[str, Any], where: Where) -> None:
+        """Attach a related row; a second row for the same key must say the same."""
+        first = kids.origins.get(key)
+        if first is None and key not in kids.conflicted:
+            kids.rows[key] = data
+            kids.origins[key] = where
+        elif first is None:  # a third row of a key already in conflict
+            self._conflict(data["id"], where, where)
+        elif self._same(key[0], kids.rows[key], data):
+            self._duplicate(data["id"], first, where)
+        else:
+            self._conflict(data["id"], first, where)
+            del kids.rows[key], kids.origins[key]
+            kids.conflicted.add(key)
+            kids.unread.setdefault(key[0], f"two rows of {data['id']} disagree ({_at(first, where)} and "
+                                           f"{_at(where, first)}): neither is used")
 
     # -- rows ----------------------------------------------------------------------------
     def skippable(self, rid: str) -> str | None:
@@ -181,8 +283,8 @@ class Assembler:
 
     def _skippable(self, rid: str) -> str | None:
         lid = rid.lower()
-        rtype = type_from_id(lid)
-        if rtype is None or rtype in self.wanted.targets or rtype == SUBSCRIPTION_TYPE:
+        rtype = (type_from_id(lid) or "").lower()
+        if not rtype or rtype in self.wanted.targets or rtype == SUBSCRIPTION_TYPE:
             return None
         key = (rtype, lid.rstrip("/").rsplit("/", 1)[-1])
         if rtype.count("/") >= 2:
@@ -190,6 +292,28 @@ class Assembler:
         else:
             wanted = key in self.wanted.subscription_children
         return None if wanted else rtype
+
+    def _type(self, data: dict[str, Any], rid: str, lid: str, line: int, file: str) -> str:
+        """The row's lower-case type: as given (whatever its case and surrounding spaces), or
+        from the id. A type the id contradicts is an error of the row, not a type no rule reads;
+        an id that names no type (not an ARM id) cannot contradict one, and the row is taken as
+        its type says."""
+        given = data.get("type")
+        if given is None or given == "":
+            return (type_from_id(rid) or "").lower()
+        if not isinstance(given, str):
+            raise InputError(f"'type' must be a string, found {given!r}", Span(file, line, 1))
+        ltype = given.lower()
+        if id_has_type(lid, ltype):
+            return ltype
+        ltype = ltype.strip()
+        derived = (type_from_id(lid) or "").lower()
+        if derived and derived != ltype:
+            raise InputError(f"'type' {given!r} contradicts the id, which names a {type_from_id(rid)}",
+                             Span(file, line, 1))
+        if ltype != given.lower():
+            data["type"] = given.strip()
+        return ltype
 
     def feed(self, row: Row, file: str) -> Record | None:
         """Take one row; return the record it completes (streaming mode only)."""
@@ -199,71 +323,107 @@ class Assembler:
         if row.skipped:
             ltype = data["type"]
             self.stats.ignored[ltype] += 1
-            sid = subscription_of(rid)
-            if sid:
-                self._subscription(sid)
+            self._seen(rid)
             return self._flush() if self.streaming and ltype.count("/") < 2 else None
+        lid = rid.lower()
         given = data.get("type")
-        ltype = (given if isinstance(given, str) and given else type_from_id(rid) or "").lower()
+        ltype = given.lower() if given.__class__ is str else ""
+        if ltype.count("/") >= 2 and self._attach(data, ltype, lid, (file, row.line)):
+            return None
+        ltype = self._type(data, rid, lid, row.line, file)
         sid = subscription_of(rid)
         sub = self._subscription(sid) if sid else None
         if ltype.count("/") >= 2:
-            self._child(row, ltype, file)
+            self._child(data, ltype, lid, (file, row.line))
             return None
         if ltype == SUBSCRIPTION_TYPE:
             if sub is None:
                 raise InputError(f"subscription row with a malformed id {rid!r}", Span(file, row.line))
-            # The subscription's own row: its rules are evaluated at the end, whatever the order.
-            sub.data, sub.origin, sub.record = data, Origin(file, row.line), None
+            self._subscription_row(sub, data, file, row.line)
             return None
         if ltype not in self.wanted.targets:
             key = _child_key(data, ltype)
             if sub is not None and key in self.wanted.subscription_children and \
-                    "/resourcegroups/" not in rid.lower():
+                    "/resourcegroups/" not in lid:
                 # A subscription-scope resource such as Microsoft.Security/pricings/<plan>.
                 self._check_unsealed(sub, key, row, file)
-                sub.children[key] = self.wanted.keep(ltype, data)
+                self._put(sub.children, key, self.wanted.keep(ltype, data), (file, row.line))
                 return None
             self.stats.ignored[ltype or "(no type)"] += 1
             return self._flush() if self.streaming else None
+        return self._resource(data, lid, ltype, file, row.line)
+
+    def _resource(self, data: dict[str, Any], lid: str, ltype: str, file: str, line: int) -> Record | None:
+        unread = pop_unread(data) if ANNOTATION in data else {}
+        kept = data if self.streaming else self.wanted.keep(ltype, data)
+        first = self.conflicted.get(lid)
+        if first is not None:  # another row of a resource already in conflict
+            self._conflict(data["id"], first, (file, line))
+            return None
+        pending = self.pending.get(lid)
+        if pending is not None and (not self.streaming or lid == self.current):
+            before = (pending.origin.file, pending.origin.line)
+            if self._same(ltype, pending.data, kept):
+                self._duplicate(data["id"], before, (file, line))
+            else:
+                self._conflict(data["id"], before, (file, line))
+                self.conflicted[lid] = before
+                del self.pending[lid]
+                self.stats.resources[ltype] -= 1
+                if self.current == lid:
+                    self.current = None
+            return None
         self.stats.resources[ltype] += 1
         done = None
-        lid = rid.lower()
         if self.streaming:
             done = self._flush()
             self.current = lid
-        if lid in self.pending:
-            self.stats.note(Span(file, row.line),
-                            f"duplicate row for {rid}; this later row replaces the earlier one")
-            self.stats.resources[ltype] -= 1
-        unread = pop_unread(data) if ANNOTATION in data else {}
-        kept = data if self.streaming else self.wanted.keep(ltype, data)
-        pending = self.pending[lid] = _Pending(kept, Origin(file, row.line), unread=unread)
-        for key, child, _ in self.orphans.pop(lid, []):
-            pending.children[key] = child
+        pending = self.pending[lid] = _Pending(kept, Origin(file, line), ltype, unread=unread)
+        orphans = self.orphans.pop(lid, None)
+        if orphans is not None:  # children that came first (checked for duplicates already)
+            pending.children = orphans
         return done
 
-    def _child(self, row: Row, ltype: str, file: str) -> None:
-        data = row.data
+    def _attach(self, data: dict[str, Any], ltype: str, lid: str, where: Where) -> bool:
+        """The quick way for a child row whose parent is held: the parent's id and type were
+        checked, so the child's type is checked by its last segment. False: not taken."""
+        at = lid.rfind("/")
+        cut = lid.rfind("/", 0, at)
+        pending = self.pending.get(lid[:cut])
+        if pending is None or (self.streaming and lid[:cut] != self.current) or at == len(lid) - 1:
+            return False
+        parent_type, _, last = ltype.rpartition("/")
+        if parent_type != pending.ltype or lid[cut + 1:at] != last:
+            return False
+        key = (ltype, lid[at + 1:])
+        if key not in self.wanted.children:
+            self.stats.ignored[ltype] += 1
+        else:
+            self._put(pending.children, key, data if self.streaming else self.wanted.keep(ltype, data), where)
+        return True
+
+    def _child(self, data: dict[str, Any], ltype: str, lid: str, where: Where) -> None:
         key = _child_key(data, ltype)
         if ltype.rsplit("/", 1)[0] not in self.wanted.targets or key not in self.wanted.children:
             self.stats.ignored[ltype] += 1
             return
         if not self.streaming:
             data = self.wanted.keep(ltype, data)
-        parent = parent_id(data["id"]).lower()
+        parent = parent_id(lid)
+        if parent in self.conflicted:
+            return  # its parent is an input error, which covers it
         pending = self.pending.get(parent)
         if pending is not None and (not self.streaming or parent == self.current):
-            pending.children[key] = data
+            self._put(pending.children, key, data, where)
             return
         if self.streaming:
             self.stats.orphans += 1
             if self.stats.orphans <= MAX_EXAMPLES:
-                self.stats.note(Span(file, row.line),
+                self.stats.note(Span(*where),
                                 f"{ltype} row whose parent {parent_id(data['id'])} does not "
                                 "come right before it: not attached (parent-first order)")
             return
-        self.orphans.setdefault(parent, []).append((key, data, Origin(file, row.line)))
+        self._put(self.orphans.setdefault(parent, _Children()), key, data, where)
 
     def _build(self, pending: _Pending) -> Record:
         data = pending.data
@@ -273,7 +433,10 @@ class Assembler:
         rtype = data.get("type") or type_from_id(rid) or ""
         if self.streaming and sid:
             self.sealed.setdefault(sid.lower(), set()).add(rtype.lower())
-        return Record(rid, rtype, data, pending.origin, pending.children, pending.unread, subscription)
+        unread = pending.unread
+        if pending.children.unread:
+            unread = {**pending.children.unread, **unread}
+        return Record(rid, rtype, data, pending.origin, pending.children.rows, unread, subscription)
 
     def _flush(self) -> Record | None:
         if self.current is None:
@@ -291,11 +454,13 @@ class Assembler:
         for lid in sorted(self.pending):
             yield self._build(self.pending[lid])
         self.pending.clear()
-        for parent, items in sorted(self.orphans.items()):
-            for key, _, origin in items:
+        for parent, kids in sorted(self.orphans.items()):
+            if parent in self.conflicted:
+                continue  # their parent is an input error, which covers them
+            for key, where in kids.origins.items():
                 self.stats.orphans += 1
                 if self.stats.orphans <= MAX_EXAMPLES:
-                    self.stats.note(Span(origin.file, origin.line),
+                    self.stats.note(Span(*where),
                                     f"{key[0]} row '{key[1]}' has no parent {parent} in the input")
         self.orphans.clear()
         if self.stats.orphans > MAX_EXAMPLES:
@@ -331,5 +496,13 @@ def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None
         except InputError as exc:  # the rest of this input cannot be read; the others can
             log.add_error(InputProblem.of(exc, file=name))
         log.errors += inp.problems
+        log.notes += inp.notes
         inp.problems.clear()
+        inp.notes.clear()
     yield from assembler.finish()
+
+
+
+def _at(where: Where, other: Where) -> str:
+    """``line N`` in the same file as ``other``, ``file:N`` in another."""
+    return f"line {where[1]}" if where[0] == other[0] else Span(*where).prefix()

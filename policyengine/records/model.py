@@ -70,7 +70,9 @@ def subscription_of(resource_id: str) -> str | None:
 
 
 def type_from_id(resource_id: str) -> str | None:
-    """``/subscriptions/s/resourceGroups/g/providers/NS/t1/n1/t2/n2`` -> ``NS/t1/t2``."""
+    """``/subscriptions/s/resourceGroups/g/providers/NS/t1/n1/t2/n2`` -> ``NS/t1/t2``, in the
+    id's own case; ``Microsoft.Resources/subscriptions`` and ``…/resourceGroups`` for the ids
+    that do not spell their type. Compare it lower-cased, as ARM compares types."""
     at = resource_id.lower().rfind("/providers/")
     if at < 0:
         parts = resource_id.strip("/").split("/")
@@ -83,6 +85,18 @@ def type_from_id(resource_id: str) -> str | None:
     if len(rest) < 3 or len(rest) % 2 == 0 or not all(rest):
         return None
     return rest[0] + "/" + "/".join(rest[1::2])
+
+
+def id_has_type(lid: str, ltype: str) -> bool:
+    """Whether the lower-case id ``lid`` names a resource of the lower-case type ``ltype``: a
+    quicker test than comparing with :func:`type_from_id` (it is made for every row read), and
+    False wherever that one must decide (subscriptions, trailing slashes)."""
+    segments = ltype.split("/")
+    if len(segments) < 2:
+        return False
+    parts = lid.rsplit("/", 2 * len(segments) - 1)
+    return (len(parts) == 2 * len(segments) and parts[0][-10:] == "/providers" and parts[1] == segments[0]
+            and parts[2::2] == segments[1:] and all(parts[3::2]))
 
 
 def parent_id(resource_id: str) -> str:

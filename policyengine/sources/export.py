@@ -1,14 +1,20 @@
-"""Read ARG-shaped exports as a stream of rows, each with its line number.
+"""Read exports as a stream of rows, each with its line number.
 
 Accepted shapes, detected from the content rather than the file name:
 
 * the JSON of ``az graph query`` or of the Resource Graph REST API: an object whose ``data``
   is the array of rows (or, with ``resultFormat: table``, ``{columns, rows}``);
-* a plain JSON array of rows;
+* an ARM list response, ``{"value": [...], "nextLink": ...}``;
+* a plain JSON array of rows (``az resource list``, ``az postgres flexible-server list`` and
+  ``… parameter list``, a PSRule / ``Get-AzResource`` export);
+* one resource object with an ``id`` (``az resource show``, ``az postgres flexible-server show``);
 * NDJSON, one row per line; the first line may be a policyengine snapshot header.
 
-JSON documents are streamed element by element with :meth:`json.JSONDecoder.raw_decode`, so
-a file of 10^5 servers never sits whole in memory.
+Each row is then brought to the ARM shape (:mod:`policyengine.sources.shapes`). JSON is decoded
+strictly (:mod:`policyengine.sources.strictjson`) and documents are streamed element by element
+(:mod:`policyengine.sources.jsonstream`), so a file of 10^5 servers never sits whole in memory.
+A bad row is an input error of its own and reading goes on; an error that ends the file is
+raised from ``rows`` (docs/architecture.md, "Input errors").
 """
 
 from __future__ import annotations
@@ -17,16 +23,24 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Final, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from policyengine.errors import InputError, Span
 from policyengine.sources import files
+from policyengine.sources.jsonpos import loads as positioned
+from policyengine.sources.jsonpos import span_at
+from policyengine.sources.jsonstream import MAX_ROW, STREAMED, JsonStream
+from policyengine.sources.shapes import NESTED, ChildLine, plain, rows_of
+from policyengine.sources.strictjson import Refused, loads
 from policyengine.status import InputProblem, Unit
+
+__all__ = ["HEADER_KEY", "MAX_ROW", "Input", "JsonStream", "Row", "open_input", "read_input"]
 
 #: The first NDJSON line of a snapshot written by policyengine carries this key.
 HEADER_KEY = "$policyengine"
-CHUNK = 1 << 20
-MAX_ROW = 64 << 20
+#: The members of a JSON object input whose array holds the rows: ``data`` (Resource Graph),
+#: ``value`` (an ARM list response).
+ROW_ARRAYS = ("data", "value")
 
 
 class Row(NamedTuple):
@@ -55,139 +69,12 @@ class Input:
     #: Rows that could not be used, each with its line and reason: the input goes on without
     #: them. (An error that ends the file is raised from ``rows``.)
     problems: list[InputProblem] = field(default_factory=list)
+    #: What the reader noticed about the input as a whole (``file:line: text`` each): a
+    #: listing that says it is partial, an empty estate.
+    notes: list[str] = field(default_factory=list)
 
-
-_decoder = json.JSONDecoder()
-#: What :meth:`JsonStream.members` gives as the value of the array it streamed.
-STREAMED: Final = object()
-
-
-class JsonStream:
-    """Incremental reader of one JSON document, yielding the elements of its row array."""
-
-    def __init__(self, handle: IO[str], name: str) -> None:
-        self.handle = handle
-        self.name = name
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self.counted_to = 0
-        self.counted_lines = 1
-
-    def line_at(self, pos: int) -> int:
-        if pos < self.counted_to:
-            return self.counted_lines - self.buf.count("\n", pos, self.counted_to)
-        self.counted_lines += self.buf.count("\n", self.counted_to, pos)
-        self.counted_to = pos
-        return self.counted_lines
-
-    def error(self, message: str, pos: int) -> InputError:
-        line = self.line_at(pos)
-        start = self.buf.rfind("\n", 0, pos) + 1
-        return InputError(message, Span(self.name, line, pos - start + 1))
-
-    def fill(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.handle.read(CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        if self.pos > CHUNK:  # drop what has been consumed, keeping line accounting right
-            self.line_at(self.pos)
-            self.counted_to -= self.pos
-            self.buf = self.buf[self.pos:]
-            self.pos = 0
-        self.buf += chunk
-        return True
-
-    def skip_ws(self) -> str:
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self.fill():
-                return ""
-
-    def expect(self, char: str, what: str) -> None:
-        got = self.skip_ws()
-        if got != char:
-            found = repr(got) if got else "end of file"
-            raise self.error(f"invalid JSON: expected {what}, found {found}", self.pos)
-        self.pos += 1
-
-    def value(self) -> tuple[Any, int]:
-        self.skip_ws()
-        start = self.pos
-        while True:
-            try:
-                value, end = _decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                # The row may just be cut by the chunk boundary: read on (bounded) and retry.
-                if len(self.buf) - start < MAX_ROW and self.fill():
-                    start = self.pos
-                    continue
-                raise self.error(f"invalid JSON: {exc.msg}", min(exc.pos, len(self.buf))) from None
-            self.pos = end
-            return value, self.line_at(start)
-
-    def array(self) -> Iterator[tuple[Any, int]]:
-        self.expect("[", "'['")
-        if self.skip_ws() == "]":
-            self.pos += 1
-            return
-        while True:
-            yield self.value()
-            nxt = self.skip_ws()
-            self.pos += 1
-            if nxt == "]":
-                return
-            if nxt != ",":
-                raise self.error("invalid JSON: expected ',' or ']' between rows", self.pos - 1)
-
-    def members(self, streamed: str) -> Iterator[tuple[str | None, Any, int]]:
-        """The members of a JSON object as ``(key, value, line)``; the array under ``streamed``
-        comes element by element, as ``(None, element, line)``. Other members are decoded whole."""
-        self.expect("{", "'{'")
-        if self.skip_ws() == "}":
-            self.pos += 1
-        else:
-            while True:
-                key, _ = self.value()
-                self.expect(":", "':'")
-                if key == streamed and self.skip_ws() == "[":
-                    line = self.line_at(self.pos)
-                    for element, element_line in self.array():
-                        yield None, element, element_line
-                    yield str(key), STREAMED, line
-                else:
-                    value, line = self.value()
-                    yield str(key), value, line
-                nxt = self.skip_ws()
-                self.pos += 1
-                if nxt == "}":
-                    break
-                if nxt != ",":
-                    raise self.error("invalid JSON: expected ',' or '}'", self.pos - 1)
-        if self.skip_ws():
-            raise self.error("invalid JSON: extra data after the document", self.pos)
-
-    def object_rows(self) -> Iterator[tuple[Any, int]]:
-        """The rows of ``{"data": [...], ...}``, skipping the other members."""
-        found = False
-        for key, value, line in self.members("data"):
-            if key is None:
-                yield value, line
-            elif key == "data":
-                found = True
-                if value is not STREAMED:
-                    yield from _table_rows(value, self.name, line)
-        if not found:
-            raise InputError(
-                "a JSON object input must have a 'data' array (the output of `az graph query`)",
-                Span(self.name, 1, 1),
-            )
+    def note(self, line: int, text: str) -> None:
+        self.notes.append(f"{Span(self.name, line).prefix()}: {text}")
 
 
 def _table_rows(table: Any, name: str, line: int) -> Iterator[tuple[Any, int]]:
@@ -202,30 +89,99 @@ def _table_rows(table: Any, name: str, line: int) -> Iterator[tuple[Any, int]]:
         yield dict(zip(names, values, strict=True)), line
 
 
-def _row_problem(value: Any) -> str | None:
-    """Why a decoded row cannot be used, or None."""
-    if not isinstance(value, dict):
-        return f"a row must be a JSON object, found {type(value).__name__}"
-    if not isinstance(value.get("id"), str) or not value["id"].startswith("/"):
-        return "a row needs an 'id' (an ARM resource id starting with '/')"
-    return None
-
-
-def _checked(pairs: Iterable[tuple[Any, int]], name: str, inp: Input) -> Iterator[Row]:
-    """The usable rows of ``pairs``; each other row is an input error of its own."""
-    for value, line in pairs:
-        problem = _row_problem(value)
-        if problem is None:
-            yield Row(value, line)
+def _listing(members: dict[str, tuple[Any, int]], streamed: str | None, inp: Input,
+             line: int) -> Iterator[tuple[Any, int]]:
+    """The rows of a decoded JSON object input (those of an array ``streamed`` have already
+    come): ``data`` (``az graph query``), ``value`` (an ARM list) or the object itself, a
+    resource (``az … show``). Says in a note when the object says it is not the whole listing."""
+    values = {key: value for key, (value, _) in members.items()}
+    if _is_resource(values):
+        if streamed is not None:
+            raise InputError(f"an object with an id and a '{streamed}' array is neither one resource "
+                             "nor a listing", Span(inp.name, line, 1))
+        yield values, line
+        return
+    key = streamed or next((k for k in ROW_ARRAYS if k in members), None)
+    if key is None:
+        raise InputError("a JSON object input must be the output of `az graph query` "
+                         "({\"data\": [...]}), an ARM list ({\"value\": [...]}) or one resource "
+                         "with an 'id'", Span(inp.name, line, 1))
+    if streamed is None:
+        rows, at = members[key]
+        if key == "data" and not isinstance(rows, list):
+            yield from _table_rows(rows, inp.name, at)
+        elif not isinstance(rows, list):
+            raise InputError(f"'{key}' must be an array of rows", Span(inp.name, at))
         else:
-            inp.problems.append(InputProblem(Span(name, line, 1), problem, Unit.ROW))
+            yield from ((row, at) for row in rows)
+    for link in ("nextLink", "@odata.nextLink", "skipToken", "$skipToken", "skip_token"):
+        if values.get(link):
+            _, at = members[link]
+            inp.note(at, f"'{link}' is set: the listing goes on beyond this file, and resources in its "
+                         "further pages are not judged (the link cannot be followed from a file)")
+            break
+
+
+def _is_resource(obj: dict[str, Any]) -> bool:
+    return "id" in obj or "ResourceId" in obj or "Id" in obj
+
+
+def _checked(pairs: Iterable[tuple[Any, int]], inp: Input,
+             text: Callable[[], str | None] | None = None) -> Iterator[Row]:
+    """The usable rows of ``pairs``; each other row is an input error of its own. ``text``
+    gives the text of the row just decoded, to locate its nested children."""
+    for value, line in pairs:
+        if plain(value):
+            yield Row(value, line)
+        elif isinstance(value, InputProblem):
+            inp.problems.append(value)
+        else:
+            yield from _shaped(value, line, inp, text() if text is not None else None)
+
+
+def _shaped(value: Any, line: int, inp: Input, text: str | None) -> Iterator[Row]:
+    child_line = _child_lines(text, line) if text is not None else None
+    for item in rows_of(value, line, inp.name, child_line):
+        if isinstance(item, InputProblem):
+            inp.problems.append(item)
+        else:
+            yield Row(*item)
+
+
+def _child_lines(text: str, line: int) -> ChildLine:
+    """Where each child nested under ``resources`` in the row ``text`` (at ``line``) starts,
+    by its path of indices; the row's own line where that cannot be told."""
+    parsed: list[Any] = []
+
+    def at(path: tuple[int, ...]) -> int:
+        if not parsed:
+            try:
+                parsed.append(positioned(text, ""))
+            except InputError:
+                parsed.append(None)
+        node, span = parsed[0], None
+        for index in path:
+            arrays = [node[k] for k in NESTED if isinstance(node, dict) and isinstance(node.get(k), list)]
+            offset = index
+            for array in arrays:
+                if offset < len(array):
+                    span, node = span_at(array, offset), array[offset]
+                    break
+                offset -= len(array)
+            else:
+                return line
+        return line + span.line - 1 if span is not None else line
+
+    return at
 
 
 _ID_PREFIXES = ('{"id": "', '{"id":"')
+_ROW_ENDS = ("}\n", "}", "}\r\n")
 
 
 def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Input) -> Iterator[Row]:
-    """NDJSON rows; ``first`` is the already-read line ``lineno + 1`` (None if consumed)."""
+    """NDJSON rows; ``first`` is the already-read line ``lineno + 1`` (None if consumed). A
+    line that is not JSON, or refused, is an error of that row only."""
     texts = itertools.chain([first] if first is not None else [], handle)
     skip = inp.skip
     for text in texts:
@@ -235,7 +191,7 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
             end = text.find('"', start)
             rid = text[start:end]
             # An id with an escape is left to the parser; a line that is not JSON is too.
-            if end > 0 and "\\" not in rid and rid.startswith("/") and text.rstrip().endswith("}"):
+            if end > 0 and "\\" not in rid and rid.startswith("/") and text.endswith(_ROW_ENDS):
                 rtype = skip(rid)
                 if rtype is not None:
                     yield Row({"id": rid, "type": rtype}, lineno, True)
@@ -243,49 +199,75 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
         if not text.strip():
             continue
         try:
-            value = json.loads(text)
+            value = loads(text)
         except json.JSONDecodeError as exc:
             col = min(exc.pos, len(text.rstrip("\r\n"))) + 1
-            raise InputError(f"invalid JSON: {exc.msg}", Span(name, lineno, col)) from None
-        if isinstance(value, dict) and HEADER_KEY in value and "id" not in value:
+            inp.problems.append(InputProblem(Span(name, lineno, col), f"invalid JSON: {exc.msg}", Unit.ROW))
+            continue
+        except Refused as refused:
+            where = Span(name, lineno, refused.offset + 1)
+            inp.problems.append(InputProblem(where, refused.message, Unit.ROW))
+            continue
+        if plain(value):
+            yield Row(value, lineno)
+        elif isinstance(value, dict) and HEADER_KEY in value and "id" not in value:
             # A snapshot's closing line: what the collection could not do.
             if isinstance(value[HEADER_KEY], dict):
                 inp.header.update(value[HEADER_KEY])
-            continue
-        problem = _row_problem(value)
-        if problem is None:
-            yield Row(value, lineno)
         else:
-            inp.problems.append(InputProblem(Span(name, lineno, 1), problem, Unit.ROW))
+            yield from _shaped(value, lineno, inp, text)
 
 
 def _document(handle: IO[str], name: str, first: str, lineno: int, inp: Input) -> Iterator[Row]:
-    """A (possibly pretty-printed) JSON array or ``{"data": [...]}`` document, streamed."""
-    stream = JsonStream(handle, name)
-    stream.buf = first
-    stream.counted_lines = lineno
+    """A (possibly pretty-printed) JSON array or object document, streamed."""
+    stream = JsonStream(handle, name, first, lineno)
     stripped = first.lstrip()
     if stripped.startswith("["):
-        pairs = stream.array()
+        yield from _checked(stream.array(), inp, stream.last_text)
+        if stream.skip_ws():
+            raise stream.error("invalid JSON: extra data after the array", stream.pos)
     elif stripped.startswith("{"):
-        pairs = stream.object_rows()
+        yield from _checked(_object_rows(stream, inp), inp, stream.last_text)
     else:
         raise stream.error("not JSON: expected an array, an object or NDJSON rows", 0)
-    yield from _checked(pairs, name, inp)
-    if stripped.startswith("[") and stream.skip_ws():
-        raise stream.error("invalid JSON: extra data after the array", stream.pos)
 
 
-def _guarded(rows: Iterator[Row], name: str) -> Iterator[Row]:
+def _object_rows(stream: JsonStream, inp: Input) -> Iterator[tuple[Any, int]]:
+    """The rows of a JSON object document: the elements of its ``data`` or ``value`` array as
+    they come, or the object itself if it is one resource."""
+    line = stream.line_at(stream.pos)
+    members: dict[str, tuple[Any, int]] = {}
+    streamed = None
+    for key, value, at in stream.members(ROW_ARRAYS):
+        if key is None:
+            yield value, at
+        elif value is STREAMED:
+            streamed = key
+            members[key] = ([], at)
+        else:
+            members[key] = (value, at)
+    stream.last = None  # what comes now is no single value of the text
+    yield from _listing(members, streamed, inp, line)
+
+
+def _guarded(rows: Iterator[Row], inp: Input) -> Iterator[Row]:
+    """The rows, with a file that is not UTF-8 text an error and an empty estate a note."""
     try:
-        yield from rows
+        first = next(rows, None)
+        if first is None:
+            if not inp.problems:
+                inp.notes.append(f"{inp.name}: no rows: the input lists no resources (an empty estate)")
+            return
+        yield first
+        yield from rows  # not a loop here: every row of the scan passes through
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", Span(name)) from None
+        raise InputError(f"not UTF-8 text: {exc.reason}", Span(inp.name)) from None
 
 
 def read_input(handle: IO[str], name: str) -> Input:
     """Detect the shape from the first line (read now, so a snapshot header is known before
-    any row) and return the input with its rows to stream."""
+    any row) and return the input with its rows to stream. Empty input is an error: a file
+    with no rows at all is more likely a failed export than an empty estate."""
     header: dict[str, Any] = {}
     lineno = 0
     try:
@@ -296,31 +278,51 @@ def read_input(handle: IO[str], name: str) -> Input:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text: {exc.reason}", Span(name)) from None
     stripped = first.strip()
+    if not stripped:
+        raise InputError("empty input: no rows (an export of an empty estate is [] or {\"data\": []})",
+                         Span(name, 1, 1))
+    inp = Input(name, header, iter(()))
     head: Any = None
     if stripped.startswith("{"):
         try:
-            head = json.loads(stripped)
+            head = loads(stripped)
         except json.JSONDecodeError:
             head = None  # a pretty-printed document: streamed below
-    inp = Input(name, header, iter(()))
+        except Refused:
+            head = _REFUSED
     rows: Iterator[Row]
-    if not stripped:
-        rows = iter(())
-    elif isinstance(head, dict) and HEADER_KEY in head:
+    if head is _REFUSED:
+        # One bad NDJSON row, or a one-line document holding one: its structure tells which.
+        rows = (_document(handle, name, first, lineno + 1, inp) if _one_line_listing(stripped)
+                else _ndjson(handle, name, first, lineno, inp))
+    elif isinstance(head, dict) and HEADER_KEY in head and "id" not in head:
         if not isinstance(head[HEADER_KEY], dict):
             raise InputError(f"'{HEADER_KEY}' must be an object", Span(name, lineno + 1, 1))
         header.update(head[HEADER_KEY])
         rows = _ndjson(handle, name, None, lineno + 1, inp)
-    elif isinstance(head, dict) and "data" in head and "id" not in head:
-        data = head["data"]
-        pairs = ((v, lineno + 1) for v in data) if isinstance(data, list) else _table_rows(data, name, 1)
-        rows = _checked(pairs, name, inp)
+    elif isinstance(head, dict) and not _is_resource(head) and any(k in head for k in ROW_ARRAYS):
+        members = {key: (value, lineno + 1) for key, value in head.items()}
+        rows = _checked(_listing(members, None, inp, lineno + 1), inp)
     elif head is not None:
         rows = _ndjson(handle, name, first, lineno, inp)
     else:
         rows = _document(handle, name, first, lineno + 1, inp)
-    inp.rows = _guarded(rows, name)
+    inp.rows = _guarded(rows, inp)
     return inp
+
+
+_REFUSED = object()
+
+
+def _one_line_listing(text: str) -> bool:
+    """Whether a line the strict decoder refused is a whole ``{"data": [...]}`` document (read
+    leniently here only to see its structure) rather than one row."""
+    try:
+        loose = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return (isinstance(loose, dict) and not _is_resource(loose)
+            and any(isinstance(loose.get(k), list) for k in ROW_ARRAYS))
 
 
 def open_input(path: str, display: str | None = None) -> Input:

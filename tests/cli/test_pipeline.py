@@ -62,7 +62,7 @@ def test_bad_files_and_rows_are_reported_and_the_rest_is_judged(cli: Cli, write:
     verdicts = {(f["rule"]["id"], f["verdict"]) for f in doc["findings"]}
     assert ("PG-FLEX-001", "fail") in verdicts  # the good file was judged
     assert result.err.splitlines()[-1] == "policyengine: 3 input errors; everything else was judged; exit code 2"
-    assert f"{bad_rows}:2:1: a row must be a JSON object, found int" in result.err
+    assert f"{bad_rows}:2:1: a row must be a JSON object, found number" in result.err
 
 
 def test_a_missing_input_file_is_an_input_error_not_the_end_of_the_scan(cli: Cli, write: Write,

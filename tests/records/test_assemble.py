@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from policyengine.records.assemble import PARENT_FIRST, Stats, Wanted, assemble
-from policyengine.records.model import Record, parent_id, subscription_of, type_from_id
-from policyengine.sources.export import Input, Row
+from policyengine.records.model import Record, id_has_type, parent_id, subscription_of, type_from_id
+from policyengine.sources.export import Input, Row, open_input
 from policyengine.status import Unit
 
 FLEX = "microsoft.dbforpostgresql/flexibleservers"
@@ -17,6 +19,7 @@ CONF = FLEX + "/configurations"
 RST = (CONF, "require_secure_transport")
 PLAN = ("microsoft.security/pricings", "opensourcerelationaldatabases")
 WANTED = Wanted(frozenset({FLEX, "microsoft.resources/subscriptions"}), frozenset({RST}), frozenset({PLAN}))
+HEADER = {"order": PARENT_FIRST}
 
 
 def server(sub: str, name: str) -> dict[str, Any]:
@@ -91,15 +94,163 @@ def test_orphans_and_unrelated_types_are_reported_not_dropped() -> None:
     assert stats.rows == 3
 
 
-def test_duplicate_rows_are_noted() -> None:
-    records, stats = run(inp([server("s1", "a"), dict(server("s1", "a"), name="again")]))
+def test_the_same_resource_twice_with_equal_values_is_read_once_and_noted() -> None:
+    again = dict(server("s1", "a"), id=server("s1", "a")["id"].upper(), name="A")  # case aside, equal
+    records, stats = run(inp([server("s1", "a"), again]))
     (srv,) = [r for r in records if r.type == FLEX]
-    assert srv.data["name"] == "again"
+    assert srv.origin.line == 1
     assert stats.resources[FLEX] == 1
-    assert "duplicate row" in stats.notes[0] and stats.notes[0].startswith("in.json:2:")
+    assert stats.errors == []
+    assert stats.notes == [f"in.json:2: {again['id']} again, saying what it says at line 1 where the rules "
+                           "read: read once"]
 
 
-HEADER = {"order": PARENT_FIRST}
+@pytest.mark.parametrize("streaming", [False, True], ids=["buffered", "streaming"])
+def test_the_same_resource_twice_with_conflicting_values_is_judged_on_neither(streaming: bool) -> None:
+    secure = dict(server("s1", "a"), properties={"state": "Ready", "version": "16"})
+    insecure = dict(secure, id=secure["id"].upper(), properties={"state": "Ready", "version": "11"})
+    rows = [secure, config("s1", "a", "require_secure_transport", "on"), insecure,
+            config("s1", "a", "require_secure_transport", "on", upper=True), server("s1", "b")]
+    records, stats = run(inp(rows, HEADER if streaming else None))
+    assert [r.data["name"] for r in records if r.type == FLEX] == ["b"]  # neither row of a
+    assert stats.resources[FLEX] == 1
+    (problem,) = stats.errors
+    assert problem.unit is Unit.ROW and problem.resource == insecure["id"]
+    assert problem.text() == (f"in.json:3:1: {insecure['id']} is given twice with different values "
+                              "(here and at line 1; ids compare without case): neither row is used, "
+                              "so it is not judged on either")
+    assert stats.orphans == 0  # its children go with it, not reported as orphans
+
+
+def test_a_third_row_of_a_conflicting_resource_is_an_error_too() -> None:
+    rows = [server("s1", "a"), dict(server("s1", "a"), name="x"), server("s1", "a")]
+    records, stats = run(inp(rows))
+    assert [r for r in records if r.type == FLEX] == []
+    assert [(p.span.line, p.resource) for p in stats.errors] == [(2, rows[0]["id"]), (3, rows[0]["id"])]
+
+
+@pytest.mark.parametrize("child_first", [False, True], ids=["parent-first", "child-first"])
+def test_conflicting_children_make_the_rules_on_them_unknown_not_judged(child_first: bool) -> None:
+    on = config("s1", "a", "require_secure_transport", "on")
+    off = config("s1", "a", "require_secure_transport", "off", upper=True)
+    rows = [on, off, server("s1", "a")] if child_first else [server("s1", "a"), on, off]
+    records, stats = run(inp(rows))
+    (srv,) = [r for r in records if r.type == FLEX]
+    assert RST not in srv.children
+    assert srv.unread[CONF].startswith(f"two rows of {off['id']} disagree")
+    (problem,) = stats.errors
+    line = 2 if child_first else 3
+    assert problem.text().startswith(f"in.json:{line}:1: {off['id']} is given twice with different values")
+    assert problem.resource == off["id"]
+
+
+def test_equal_children_and_pricings_twice_are_read_once() -> None:
+    rows = [server("s1", "a"), config("s1", "a", "require_secure_transport", "on"),
+            config("s1", "a", "require_secure_transport", "on"), pricing("s1", "Standard"),
+            pricing("s1", "Standard")]
+    records, stats = run(inp(rows))
+    (srv,) = [r for r in records if r.type == FLEX]
+    assert srv.children[RST] == rows[1]
+    assert srv.subscription is not None and srv.subscription.children[PLAN] == rows[3]
+    assert stats.errors == []
+    assert [n.split(": ", 1)[0] for n in stats.notes] == ["in.json:3", "in.json:5"]
+
+
+def test_conflicting_pricings_leave_the_plan_unknown() -> None:
+    rows = [server("s1", "a"), pricing("s1", "Standard"), pricing("s1", "Free")]
+    records, stats = run(inp(rows))
+    (sub,) = [r for r in records if r.type == "Microsoft.Resources/subscriptions"]
+    assert PLAN not in sub.children and sub.unread[PLAN[0]].startswith("two rows of")
+    assert [p.span.line for p in stats.errors] == [3]
+
+
+def test_conflicting_subscription_rows_are_judged_as_inferred() -> None:
+    one = {"id": "/subscriptions/s1", "type": "microsoft.resources/subscriptions", "name": "Prod"}
+    other = dict(one, name="Test")
+    records, stats = run(inp([one, other, one]))
+    (sub,) = [r for r in records if r.type == "Microsoft.Resources/subscriptions"]
+    assert sub.origin.file.startswith("(inferred")
+    assert [p.span.line for p in stats.errors] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["microsoft.dbforpostgresql/flexibleservers", "Microsoft.DBforPostgreSQL/flexibleServers ",
+     " MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS\t"],
+    ids=["lower", "trailing-space", "upper-and-spaces"],
+)
+def test_type_strings_are_normalised(given: str) -> None:
+    records, stats = run(inp([dict(server("s1", "a"), type=given)]))
+    (srv,) = [r for r in records if r.type.lower() == FLEX]
+    assert srv.type == given.strip()
+    assert stats.resources[FLEX] == 1 and not stats.ignored and not stats.errors
+
+
+def test_child_type_strings_are_normalised() -> None:
+    child = dict(config("s1", "a", "require_secure_transport", "off"),
+                 type=" microsoft.DBforPostgreSQL/flexibleServers/Configurations ")
+    records, stats = run(inp([server("s1", "a"), child]))
+    (srv,) = [r for r in records if r.type == FLEX]
+    attached = srv.children[RST]
+    assert attached is not None and attached["properties"] == {"value": "off"}
+    assert not stats.errors and not stats.ignored
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (dict(server("s1", "a"), type="Microsoft.Storage/storageAccounts"),
+         "'type' 'Microsoft.Storage/storageAccounts' contradicts the id, which names a "
+         "Microsoft.DBforPostgreSQL/flexibleServers"),
+        (dict(config("s1", "a", "require_secure_transport", "off"),
+              type="Microsoft.DBforPostgreSQL/flexibleServers/advancedThreatProtectionSettings"),
+         "'type' 'Microsoft.DBforPostgreSQL/flexibleServers/advancedThreatProtectionSettings' contradicts "
+         "the id, which names a Microsoft.DBforPostgreSQL/flexibleServers/configurations"),
+        (dict(pricing("s1", "Standard"), type="microsoft.dbforpostgresql/flexibleservers"),
+         "'type' 'microsoft.dbforpostgresql/flexibleservers' contradicts the id, which names a "
+         "Microsoft.Security/pricings"),
+        (dict(server("s1", "a"), type=7), "'type' must be a string, found 7"),
+    ],
+    ids=["server-says-storage", "config-says-atp", "pricing-says-server", "type-not-text"],
+)
+def test_a_type_that_contradicts_the_id_is_a_row_error(row: dict[str, Any], message: str) -> None:
+    records, stats = run(inp([server("s1", "a"), row, server("s1", "b")]))
+    assert {r.data["name"] for r in records if r.type == FLEX} == {"a", "b"}  # the others are judged
+    (problem,) = stats.errors
+    assert problem.unit is Unit.ROW
+    assert problem.text() == f"in.json:2:1: {message}"
+    assert not stats.ignored  # not counted as a type no rule reads
+
+
+@pytest.mark.parametrize(
+    "rid",
+    ["/", "/subscriptions/", "/subscriptions", "/subscriptions/s1/", "/subscriptions/s1/resourceGroups",
+     "/providers", "/subscriptions/s1/providers/", "/subscriptions/s1/resourceGroups/g/providers/X/y/n/",
+     "/subscriptions/s1/resourceGroups/g/providers/Microsoft.DBforPostgreSQL/flexibleServers/a/",
+     "/subscriptions/s1/resourceGroups/g/providers/Microsoft.DBforPostgreSQL/flexibleServers//configurations/x",
+     "//", "/a b /c", "/subscriptions/s1/resourceGroups/g/providers/Microsoft.DBforPostgreSQL/flexibleServers"],
+)
+@pytest.mark.parametrize("rtype", [None, FLEX, CONF, "microsoft.resources/subscriptions", "x"])
+@pytest.mark.parametrize("streaming", [False, True], ids=["buffered", "streaming"])
+def test_odd_ids_never_raise(rid: str, rtype: str | None, streaming: bool) -> None:
+    row: dict[str, Any] = {"id": rid, "properties": {}}
+    if rtype is not None:
+        row["type"] = rtype
+    records, stats = run(inp([server("s1", "a"), row, server("s1", "b")], HEADER if streaming else None))
+    assert {"a", "b"} <= {r.data.get("name") for r in records if r.type == FLEX}
+    assert all(p.unit is Unit.ROW for p in stats.errors)
+
+
+def test_a_subscription_row_is_not_skipped_unparsed(write: Callable[[str, str], Path]) -> None:
+    # type_from_id once gave this type in mixed case, so the row was skipped as of no use.
+    rows = [{"id": "/subscriptions/s1", "type": "microsoft.resources/subscriptions", "name": "Prod",
+             "properties": {"state": "Enabled"}}, server("s1", "a")]
+    path = write("s.ndjson", "".join(json.dumps(r) + "\n" for r in rows))
+    stats = Stats()
+    records = list(assemble([open_input(str(path))], WANTED, stats))
+    (sub,) = [r for r in records if r.type == "Microsoft.Resources/subscriptions"]
+    assert sub.data["name"] == "Prod" and sub.origin.line == 1
+    assert not stats.ignored
 
 
 def test_streaming_yields_each_server_before_reading_on() -> None:
@@ -170,6 +321,25 @@ def test_streaming_notes_children_out_of_place() -> None:
 )
 def test_type_from_id(rid: str, rtype: str | None) -> None:
     assert type_from_id(rid) == rtype
+
+
+@pytest.mark.parametrize(
+    ("rid", "rtype", "expected"),
+    [
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a", "ns/t", True),
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a/c/b", "ns/t/c", True),
+        ("/subscriptions/s/providers/ns/t/a", "ns/t", True),
+        ("/providers/ns/t/a", "ns/t", True),
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a/c/b", "ns/t", False),
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a", "ns/t/c", False),
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a", "other/t", False),
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a/", "ns/t", False),  # left to type_from_id
+        ("/subscriptions/s", "microsoft.resources/subscriptions", False),  # likewise
+        ("/subscriptions/s/resourcegroups/g/providers/ns/t/a", "ns", False),
+    ],
+)
+def test_id_has_type(rid: str, rtype: str, expected: bool) -> None:
+    assert id_has_type(rid, rtype) is expected
 
 
 def test_id_helpers() -> None:
