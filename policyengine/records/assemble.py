@@ -14,6 +14,14 @@ Two modes:
 Nothing is dropped silently: rows of types no rule reads are counted by type, child rows
 whose parent is not in the input are reported with their line, and every subscription seen
 anywhere in the input becomes a subscription record.
+
+Nothing misleads either (docs/architecture.md, "Input errors"): a type is read whatever its case
+and surrounding spaces, and one the id contradicts is an error of its row. The same resource
+twice (ids compared without case) is read once if both rows say the same where the rules read;
+if they disagree, neither is judged and the error names both lines (a child's conflict leaves
+the rules on it ``unknown``). Streaming holds only the current resource, so there only a repeat
+that follows it is caught: ``collect`` writes each resource once, and an input that may hold
+repeats is read buffered once its header line is removed.
 """
 
 from __future__ import annotations

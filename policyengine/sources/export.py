@@ -38,6 +38,9 @@ __all__ = ["HEADER_KEY", "MAX_ROW", "Input", "JsonStream", "Row", "open_input", 
 
 #: The first NDJSON line of a snapshot written by policyengine carries this key.
 HEADER_KEY = "$policyengine"
+#: A first line longer than this is no row but a whole one-line document: it is streamed
+#: element by element rather than decoded at once.
+HEAD_MAX = 1 << 20
 #: The members of a JSON object input whose array holds the rows: ``data`` (Resource Graph),
 #: ``value`` (an ARM list response).
 ROW_ARRAYS = ("data", "value")
@@ -136,10 +139,12 @@ def _checked(pairs: Iterable[tuple[Any, int]], inp: Input,
         elif isinstance(value, InputProblem):
             inp.problems.append(value)
         else:
-            yield from _shaped(value, line, inp, text() if text is not None else None)
+            yield from _shaped(value, line, inp, text)
 
 
-def _shaped(value: Any, line: int, inp: Input, text: str | None) -> Iterator[Row]:
+def _shaped(value: Any, line: int, inp: Input, text: Callable[[], str | None] | None) -> Iterator[Row]:
+    """The rows one decoded value holds (see :mod:`policyengine.sources.shapes`). ``text`` gives
+    its text, asked for only if it has nested children (whose lines it tells)."""
     child_line = _child_lines(text, line) if text is not None else None
     for item in rows_of(value, line, inp.name, child_line):
         if isinstance(item, InputProblem):
@@ -148,15 +153,17 @@ def _shaped(value: Any, line: int, inp: Input, text: str | None) -> Iterator[Row
             yield Row(*item)
 
 
-def _child_lines(text: str, line: int) -> ChildLine:
-    """Where each child nested under ``resources`` in the row ``text`` (at ``line``) starts,
-    by its path of indices; the row's own line where that cannot be told."""
+def _child_lines(text: Callable[[], str | None], line: int) -> ChildLine:
+    """Where each child nested under ``resources`` in the row whose text ``text`` gives (at
+    ``line``) starts, by its path of indices; the row's own line where that cannot be told.
+    The row is read again, with positions, only when a child's line is first asked for."""
     parsed: list[Any] = []
 
     def at(path: tuple[int, ...]) -> int:
         if not parsed:
+            source = text()
             try:
-                parsed.append(positioned(text, ""))
+                parsed.append(positioned(source, "") if source is not None else None)
             except InputError:
                 parsed.append(None)
         node, span = parsed[0], None
@@ -173,6 +180,10 @@ def _child_lines(text: str, line: int) -> ChildLine:
         return line + span.line - 1 if span is not None else line
 
     return at
+
+
+def _given(text: str) -> Callable[[], str | None]:
+    return lambda: text
 
 
 _ID_PREFIXES = ('{"id": "', '{"id":"')
@@ -215,7 +226,7 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
             if isinstance(value[HEADER_KEY], dict):
                 inp.header.update(value[HEADER_KEY])
         else:
-            yield from _shaped(value, lineno, inp, text)
+            yield from _shaped(value, lineno, inp, _given(text))
 
 
 def _document(handle: IO[str], name: str, first: str, lineno: int, inp: Input) -> Iterator[Row]:
@@ -283,7 +294,7 @@ def read_input(handle: IO[str], name: str) -> Input:
                          Span(name, 1, 1))
     inp = Input(name, header, iter(()))
     head: Any = None
-    if stripped.startswith("{"):
+    if stripped.startswith("{") and len(stripped) <= HEAD_MAX:
         try:
             head = loads(stripped)
         except json.JSONDecodeError:

@@ -32,6 +32,8 @@ ENVELOPE = frozenset({
     "apiVersion", ANNOTATION,
 })
 
+_ENVELOPE_LOWER = frozenset(k.lower() for k in ENVELOPE)
+
 #: Get-AzResource's PascalCase keys, as ARM names them. Where two name one key (``ResourceId``
 #: and ``Id``), the first present wins and the other must agree with it.
 PASCAL: dict[str, tuple[str, ...]] = {
@@ -94,9 +96,11 @@ def _arm(row: dict[str, Any]) -> str | None:
             return f"'id' must be an ARM resource id starting with '/', found {_shown(rid)}"
         return "a row needs an 'id' (an ARM resource id starting with '/')"
     row["id"] = rid.strip()
-    if "properties" not in row and not row.keys() <= ENVELOPE:
-        # The Azure CLI's flattened model: its properties sit beside the envelope.
-        row["properties"] = {k: row.pop(k) for k in [k for k in row if k not in ENVELOPE]}
+    lowered = {k.lower() for k in row}
+    if "properties" not in lowered and not lowered <= _ENVELOPE_LOWER:
+        # The Azure CLI's flattened model: its properties sit beside the envelope. (Keys are
+        # compared without case, as paths are read: a 'Properties' is the properties.)
+        row["properties"] = {k: row.pop(k) for k in [k for k in row if k.lower() not in _ENVELOPE_LOWER]}
     return None
 
 

@@ -128,7 +128,7 @@ def locate(text: str, pos: int) -> Refused | None:
     structure): a key repeated in one object, a nesting deeper than :data:`MAX_DEPTH`, a bare
     ``NaN``/``Infinity``, an integer of more digits than Python converts, a float that
     overflows. Runs only once the fast decoder has said something is wrong, or for a value
-    with many brackets."""
+    of more containers than :data:`MAX_DEPTH`."""
     stack: list[set[str] | None] = []  # per open container: an object's keys, None for an array
     found: tuple[int, str] | None = None
     key: tuple[int, str] | None = None  # the last string, while it may be a key

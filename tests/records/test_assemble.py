@@ -364,3 +364,18 @@ def test_buffered_records_keep_only_what_rules_read() -> None:
                         "properties": {"State": "Ready", "network": {"publicNetworkAccess": "Enabled"}}}
     (streamed, _) = list(assemble([inp([row], HEADER)], wanted))
     assert streamed.data == row  # streaming keeps rows as they are: they are not held
+
+
+def test_rows_no_rule_can_use_are_skipped_unparsed(write: Callable[[str, str], Path]) -> None:
+    # The fast path: a line that starts with its id and that no rule can use is counted from
+    # its id alone, never parsed (NaN there is never seen); a row a rule reads is parsed, strictly.
+    unused = server("s1", "a")["id"] + "/configurations/log_connections"
+    lines = [json.dumps(server("s1", "a")),
+             f'{{"id": "{unused}", "properties": {{"value": NaN}}}}',
+             f'{{"id": "{config("s1", "a", "require_secure_transport", "on")["id"]}", "properties": {{"value": NaN}}}}']
+    path = write("fast.ndjson", "\n".join(lines) + "\n")
+    stats = Stats()
+    records = list(assemble([open_input(str(path))], WANTED, stats))
+    assert [r.data["name"] for r in records if r.type == FLEX] == ["a"]
+    assert stats.ignored == {CONF: 1}
+    assert [(p.span.line, p.message) for p in stats.errors] == [(3, "NaN is not JSON: a number must be finite")]

@@ -429,3 +429,22 @@ def test_scan_of_an_empty_estate_is_clean_and_says_so(cli: Cli, write: Write) ->
     assert report["scan"]["inputErrors"] == []
     assert f"{path}: no rows: the input lists no resources (an empty estate)" in report["notes"]
     assert result.code == 0
+
+
+def test_envelope_keys_are_matched_without_case(write: Write) -> None:
+    row = {"id": ROWS[0]["id"], "Type": "x/y", "Properties": {"state": "Ready"}, "Location": "westeurope"}
+    assert rows_of(write("c.json", json.dumps([row]))) == [(row, 1)]  # nothing taken for flattened
+
+
+def test_a_long_one_line_listing_is_streamed_not_decoded_whole(write: Write,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from policyengine.sources import export
+
+    monkeypatch.setattr(export, "HEAD_MAX", 100)
+    many = [dict(ROWS[0], id=f"{ROWS[0]['id']}{i}") for i in range(50)]
+    many[7] = {"id": "/x", "v": float("nan")}
+    path = write("one-line.json", json.dumps({"count": 50, "data": many}))  # json.dumps writes NaN
+    opened = open_input(str(path))
+    assert len(list(opened.rows)) == 49
+    (problem,) = opened.problems
+    assert problem.message == "NaN is not JSON: a number must be finite" and problem.span.line == 1
