@@ -441,7 +441,7 @@ def test_a_long_one_line_listing_is_streamed_not_decoded_whole(write: Write,
     from policyengine.sources import export
 
     monkeypatch.setattr(export, "HEAD_MAX", 100)
-    many = [dict(ROWS[0], id=f"{ROWS[0]['id']}{i}") for i in range(50)]
+    many: list[dict[str, Any]] = [dict(ROWS[0], id=f"{ROWS[0]['id']}{i}") for i in range(50)]
     many[7] = {"id": "/x", "v": float("nan")}
     path = write("one-line.json", json.dumps({"count": 50, "data": many}))  # json.dumps writes NaN
     opened = open_input(str(path))
