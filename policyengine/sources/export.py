@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
@@ -125,7 +125,7 @@ def _listing(members: dict[str, tuple[Any, int]], streamed: str | None, inp: Inp
             break
 
 
-def _is_resource(obj: dict[str, Any]) -> bool:
+def _is_resource(obj: Mapping[str, Any]) -> bool:
     return "id" in obj or "ResourceId" in obj or "Id" in obj
 
 
@@ -246,7 +246,9 @@ def _document(handle: IO[str], name: str, first: str, lineno: int, inp: Input) -
 def _object_rows(stream: JsonStream, inp: Input) -> Iterator[tuple[Any, int]]:
     """The rows of a JSON object document: the elements of its ``data`` or ``value`` array as
     they come, or the object itself if it is one resource."""
-    line = stream.line_at(stream.pos)
+    stream.skip_ws()
+    start, dropped = stream.pos, stream.dropped
+    line = stream.line_at(start)
     members: dict[str, tuple[Any, int]] = {}
     streamed = None
     for key, value, at in stream.members(ROW_ARRAYS):
@@ -257,7 +259,10 @@ def _object_rows(stream: JsonStream, inp: Input) -> Iterator[tuple[Any, int]]:
             members[key] = ([], at)
         else:
             members[key] = (value, at)
-    stream.last = None  # what comes now is no single value of the text
+    # The object itself may be the row (one resource): its text, if still held, locates the
+    # children nested in it.
+    start -= stream.dropped - dropped
+    stream.last = (start, stream.pos) if start >= 0 and _is_resource(members) else None
     yield from _listing(members, streamed, inp, line)
 
 

@@ -37,6 +37,8 @@ class JsonStream:
         self.counted_lines = line
         #: Where the last value :meth:`value` decoded lies in ``buf`` (None: not to be asked).
         self.last: tuple[int, int] | None = None
+        #: How much consumed text :meth:`fill` has dropped from the front of ``buf`` in all.
+        self.dropped = 0
 
     def line_at(self, pos: int) -> int:
         if pos < self.counted_to:
@@ -67,6 +69,7 @@ class JsonStream:
         if self.pos > CHUNK:  # drop what has been consumed, keeping line accounting right
             self.line_at(self.pos)
             self.counted_to -= self.pos
+            self.dropped += self.pos
             self.buf = self.buf[self.pos:]
             self.pos = 0
             self.last = None

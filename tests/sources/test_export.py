@@ -448,3 +448,12 @@ def test_a_long_one_line_listing_is_streamed_not_decoded_whole(write: Write,
     assert len(list(opened.rows)) == 49
     (problem,) = opened.problems
     assert problem.message == "NaN is not JSON: a number must be finite" and problem.span.line == 1
+
+
+def test_one_pretty_psrule_object_has_its_children_located(write: Write) -> None:
+    (server,) = [r for r in json.loads((FIXTURES / "psrule-get-azresource.json").read_text())
+                 if r["Name"] == "flex-1"]
+    path = write("one.json", json.dumps(server, indent=2))
+    lines = path.read_text().splitlines()
+    starts = [i + 1 for i, line in enumerate(lines) if line == "    {"]
+    assert [line for _, line in rows_of(path)] == [1, *starts]
