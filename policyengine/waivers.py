@@ -26,10 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
+from policyengine.errors import RuleLoadError, RuleLoadErrors
 from policyengine.findings import Finding, Verdict, Waiver
-from policyengine.loading.schema import validate
-from policyengine.loading.yaml_nodes import load_documents, read_text
+from policyengine.loading.schema import valid_documents
 
 #: The verdicts a waiver turns into ``waived``: failures, not what could not be judged.
 WAIVABLE = (Verdict.FAIL,)
@@ -39,27 +38,13 @@ def load_waivers(paths: Sequence[Path]) -> list[Waiver]:
     """Every waiver of ``paths``; :class:`RuleLoadErrors` with every problem, located."""
     waivers: list[Waiver] = []
     errors: list[RuleLoadError] = []
-    for path in paths:
-        try:
-            documents = list(load_documents(read_text(path, str(path), "waiver file"), str(path)))
-        except RuleLoadError as exc:
-            errors.append(exc)
-            continue
-        if not documents:
-            # An empty waiver file waives nothing; said, since it is likely a file cut short.
-            errors.append(RuleLoadError("the waiver file holds no waivers (it is empty or only comments)",
-                                        Span(str(path), 1, 1)))
-        for doc in documents:
-            problems = validate(doc, "waivers.schema.json")
-            if problems:
-                errors.extend(problems)
-                continue
-            for i, item in enumerate(doc.data["waivers"]):
-                where = doc.positions.of(("waivers", i))
-                # The schema's "format": "date" has checked it reads as a date.
-                expires = datetime.date.fromisoformat(item["expires"])
-                waivers.append(Waiver(item["rule"], item["resource"], item["justification"],
-                                      item["owner"], expires, where.prefix()))
+    for doc in valid_documents(paths, "waivers.schema.json", "waiver file", "waivers", errors):
+        for i, item in enumerate(doc.data["waivers"]):
+            where = doc.positions.of(("waivers", i))
+            # The schema's "format": "date" has checked it reads as a date.
+            expires = datetime.date.fromisoformat(item["expires"])
+            waivers.append(Waiver(item["rule"], item["resource"], item["justification"],
+                                  item["owner"], expires, where.prefix()))
     if errors:
         raise RuleLoadErrors(errors)
     return waivers

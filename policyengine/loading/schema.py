@@ -6,13 +6,15 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+from collections.abc import Iterable, Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from policyengine.errors import RuleLoadError
-from policyengine.loading.yaml_nodes import Document, JsonPath, shown
+from policyengine.errors import RuleLoadError, Span
+from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents, read_text, shown
 from policyengine.operators import OPERATORS
 
 
@@ -104,3 +106,27 @@ def validate(doc: Document, schema: str = "rule.schema.json") -> list[RuleLoadEr
         errors.extend(_located(doc, error))
     errors.sort(key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
     return errors
+
+
+def valid_documents(paths: Iterable[Path], schema: str, what: str, items: str,
+                    errors: list[RuleLoadError]) -> Iterator[Document]:
+    """The documents of the YAML files ``paths`` that are valid against ``schema``; every
+    problem (unreadable, not YAML, empty, invalid) is appended to ``errors``, located, and the
+    other documents still come. ``what`` names the kind of file ("waiver file"), ``items`` what
+    it holds ("waivers")."""
+    for path in paths:
+        try:
+            documents = list(load_documents(read_text(path, str(path), what), str(path)))
+        except RuleLoadError as exc:
+            errors.append(exc)
+            continue
+        if not documents:
+            # Likely a file cut short: said, rather than read as "nothing to do".
+            errors.append(RuleLoadError(f"the {what} holds no {items} (it is empty or only comments)",
+                                        Span(str(path), 1, 1)))
+        for doc in documents:
+            problems = validate(doc, schema)
+            if problems:
+                errors.extend(problems)
+            else:
+                yield doc

@@ -18,10 +18,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from policyengine import ir
-from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
+from policyengine.errors import RuleLoadError, RuleLoadErrors
 from policyengine.loading.rules import TEST_SUFFIXES
-from policyengine.loading.schema import validate
-from policyengine.loading.yaml_nodes import load_documents, read_text
+from policyengine.loading.schema import valid_documents
 
 
 def test_files(paths: Iterable[Path]) -> list[Path]:
@@ -40,35 +39,22 @@ def load_test_files(files: Iterable[Path], rules: Mapping[str, ir.Rule]) -> dict
     problem, located (an unknown rule id, a related name the rule does not declare)."""
     tests: dict[str, list[ir.RuleTest]] = {}
     errors: list[RuleLoadError] = []
-    for path in files:
-        try:
-            docs = list(load_documents(read_text(path, str(path), "test file"), str(path)))
-        except RuleLoadError as exc:
-            errors.append(exc)
+    for doc in valid_documents(files, "tests.schema.json", "test file", "tests", errors):
+        rule = rules.get(str(doc.data["rule"]).lower())
+        if rule is None:
+            message = f"rule: no rule {doc.data['rule']!r} is loaded (give its rule file as well)"
+            errors.append(RuleLoadError(message, doc.positions.of(("rule",))))
             continue
-        if not docs:
-            errors.append(RuleLoadError("the test file holds no tests (it is empty or only comments)",
-                                        Span(str(path), 1, 1)))
-        for doc in docs:
-            problems = validate(doc, "tests.schema.json")
-            if problems:
-                errors += problems
-                continue
-            rule = rules.get(str(doc.data["rule"]).lower())
-            if rule is None:
-                message = f"rule: no rule {doc.data['rule']!r} is loaded (give its rule file as well)"
-                errors.append(RuleLoadError(message, doc.positions.of(("rule",))))
-                continue
-            for i, body in enumerate(doc.data["tests"]):
-                for name in body.get("related", {}):
-                    if rule.related_named(name) is None:
-                        where = doc.positions.of(("tests", i, "related", name), key=True)
-                        errors.append(RuleLoadError(f"tests[{i}].related: '{name}' is not declared in the "
-                                                    f"spec.related of {rule.id}", where))
-                tests.setdefault(rule.id.lower(), []).append(ir.RuleTest(
-                    name=body["name"], resource=body["resource"], related=body.get("related", {}),
-                    source=ir.SourceKind(body.get("source", "observed")), expect=body["expect"],
-                    span=doc.positions.of(("tests", i))))
+        for i, body in enumerate(doc.data["tests"]):
+            for name in body.get("related", {}):
+                if rule.related_named(name) is None:
+                    where = doc.positions.of(("tests", i, "related", name), key=True)
+                    errors.append(RuleLoadError(f"tests[{i}].related: '{name}' is not declared in the "
+                                                f"spec.related of {rule.id}", where))
+            tests.setdefault(rule.id.lower(), []).append(ir.RuleTest(
+                name=body["name"], resource=body["resource"], related=body.get("related", {}),
+                source=ir.SourceKind(body.get("source", "observed")), expect=body["expect"],
+                span=doc.positions.of(("tests", i))))
     if errors:
         raise RuleLoadErrors(errors)
     return tests
