@@ -31,9 +31,10 @@ from pathlib import Path
 from policyengine import ir
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
-from policyengine.records.assemble import Stats, assemble
+from policyengine.records.assemble import assemble
 from policyengine.reports import ReportContext, Summary, formats
 from policyengine.sources.export import open_input
+from policyengine.status import Stats
 
 
 def stage_parse(path: str, _index: RuleIndex, _rules: tuple[ir.Rule, ...]) -> int:

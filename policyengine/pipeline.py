@@ -24,12 +24,11 @@ from policyengine.errors import InputError, UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.loading.rules import load_rules
 from policyengine.missing import MissingData
-from policyengine.records.assemble import Stats
 from policyengine.records.model import Record
 from policyengine.sources import DeclaredSource, ExportSource, Source, combined_status
 from policyengine.sources.declared import Kind, TemplateOptions, discover
 from policyengine.sources.export import open_input
-from policyengine.status import InputProblem, ScanStatus, sorted_problems
+from policyengine.status import InputProblem, ScanStatus, Stats, sorted_problems
 
 EXAMPLE = "estate.json"
 #: Input errors printed on stderr (all of them are in the reports).

@@ -9,6 +9,7 @@ only here (:meth:`ScanStatus.to_json`), at the report edge.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -173,3 +174,22 @@ class ScanStatus:
 def sorted_problems(problems: Iterable[InputProblem]) -> list[InputProblem]:
     """Input errors in a stable order: by file, then position, then message."""
     return sorted(problems, key=lambda p: (p.span.file, p.span.line, p.span.col, p.message))
+
+
+@dataclass
+class Stats:
+    """What the inputs held, for the report: nothing read is left unaccounted for."""
+
+    rows: int = 0
+    resources: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+    orphans: int = 0
+    notes: list[str] = field(default_factory=list)
+    #: Input errors: files, rows and resources that could not be judged (every report lists them).
+    errors: list[InputProblem] = field(default_factory=list)
+
+    def note(self, span: Span, text: str) -> None:
+        self.notes.append(f"{span.prefix()}: {text}")
+
+    def add_error(self, problem: InputProblem) -> None:
+        self.errors.append(problem)

@@ -10,8 +10,8 @@ from policyengine.errors import UsageError
 from policyengine.evaluator import RuleIndex
 from policyengine.evaluator.explain import explain, render
 from policyengine.pipeline import ScanOptions, file_sources, read_records, selected_rules, template_options
-from policyengine.records.assemble import Stats
 from policyengine.records.model import Record
+from policyengine.status import Stats
 
 
 def run_explain(args: argparse.Namespace) -> int:

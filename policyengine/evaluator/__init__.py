@@ -8,8 +8,8 @@ from policyengine import ir
 from policyengine.evaluator.evaluate import CompiledRule, evaluate
 from policyengine.findings import Finding
 from policyengine.paths import FieldPath, Projection, add_to_projection
-from policyengine.records.assemble import Wanted
 from policyengine.records.model import Record
+from policyengine.records.wanted import Wanted
 
 __all__ = ["RuleIndex", "evaluate", "evaluate_records"]
 

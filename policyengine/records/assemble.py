@@ -26,13 +26,11 @@ repeats is read buffered once its header line is removed.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from policyengine.errors import InputError, Span
-from policyengine.paths import Projection, project
 from policyengine.records.model import (
     ANNOTATION,
     SUBSCRIPTION_TYPE,
@@ -45,60 +43,12 @@ from policyengine.records.model import (
     subscription_of,
     type_from_id,
 )
+from policyengine.records.wanted import Wanted
 from policyengine.sources.export import Input, Row
-from policyengine.status import InputProblem, Unit
+from policyengine.status import InputProblem, Stats, Unit
 
 PARENT_FIRST = "parent-first"
 MAX_EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What the selected rules read: the resource types they target and the child and
-    subscription-scope resources (lower-case type, name) they relate to. Other child rows
-    are not kept, so a server's 350 parameters do not all sit in memory."""
-
-    targets: frozenset[str]
-    children: frozenset[ChildKey]
-    subscription_children: frozenset[ChildKey]
-    #: By lower-case type, the parts of a resource the rules read. A buffered scan keeps only
-    #: those (a server row is ~1.6 KB of JSON and ten times that as Python objects).
-    projections: Mapping[str, Projection] = field(default_factory=dict)
-    #: By lower-case target type, the subscription-scope resources its rules relate to
-    #: (empty: every type may relate to every one of them).
-    subscription_children_by_type: Mapping[str, frozenset[ChildKey]] = field(default_factory=dict)
-
-    def subscription_needs(self, ltype: str) -> frozenset[ChildKey]:
-        if not self.subscription_children_by_type:
-            return self.subscription_children
-        return self.subscription_children_by_type.get(ltype, frozenset())
-
-    def keep(self, ltype: str, data: dict[str, Any]) -> dict[str, Any]:
-        tree = self.projections.get(ltype)
-        return data if tree is None else project(data, tree)
-
-    @property
-    def subscriptions(self) -> bool:
-        return SUBSCRIPTION_TYPE in self.targets
-
-
-@dataclass
-class Stats:
-    """What the inputs held, for the report: nothing read is left unaccounted for."""
-
-    rows: int = 0
-    resources: Counter[str] = field(default_factory=Counter)
-    ignored: Counter[str] = field(default_factory=Counter)
-    orphans: int = 0
-    notes: list[str] = field(default_factory=list)
-    #: Input errors: files, rows and resources that could not be judged (every report lists them).
-    errors: list[InputProblem] = field(default_factory=list)
-
-    def note(self, span: Span, text: str) -> None:
-        self.notes.append(f"{span.prefix()}: {text}")
-
-    def add_error(self, problem: InputProblem) -> None:
-        self.errors.append(problem)
 
 
 #: Where a row came from: (file, line). A plain tuple: one is kept per child row.

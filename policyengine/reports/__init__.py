@@ -15,8 +15,7 @@ from typing import IO, Any, Protocol
 from policyengine import ir
 from policyengine.findings import Finding, Verdict
 from policyengine.frameworks import Framework
-from policyengine.records.assemble import Stats
-from policyengine.status import ScanStatus
+from policyengine.status import ScanStatus, Stats
 
 #: Verdicts that count against ``--fail-on``: a failure, or a rule that could not be
 #: evaluated (a resource that cannot be judged is not compliant).

@@ -14,10 +14,11 @@ from policyengine.errors import InputError
 from policyengine.status import InputProblem, ScanStatus
 
 if TYPE_CHECKING:
-    from policyengine.records.assemble import Stats, Wanted
     from policyengine.records.model import Record
+    from policyengine.records.wanted import Wanted
     from policyengine.sources.declared import Target, TemplateOptions
     from policyengine.sources.export import Input
+    from policyengine.status import Stats
 
 
 class Source(Protocol):

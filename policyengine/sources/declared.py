@@ -18,8 +18,8 @@ from policyengine.sources.discovery import Discovery, Target, classify, discover
 from policyengine.sources.sniff import Kind
 
 if TYPE_CHECKING:
-    from policyengine.records.assemble import Stats
     from policyengine.sources.terraform import PlanResult
+    from policyengine.status import Stats
 
 __all__ = ["Discovery", "Kind", "Target", "TemplateOptions", "classify", "declared_records", "discover",
            "expand_target", "load_template", "parameters_beside", "target_records"]

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from policyengine.records.assemble import PARENT_FIRST, Stats, Wanted, assemble
+from policyengine.records.assemble import PARENT_FIRST, assemble
 from policyengine.records.model import Record, id_has_type, parent_id, subscription_of, type_from_id
+from policyengine.records.wanted import Wanted
 from policyengine.sources.export import Input, Row, open_input
-from policyengine.status import Unit
+from policyengine.status import Stats, Unit
 
 FLEX = "microsoft.dbforpostgresql/flexibleservers"
 CONF = FLEX + "/configurations"

@@ -19,11 +19,12 @@ from policyengine.findings import Evidence, Finding, Verdict, Waiver
 from policyengine.frameworks import framework
 from policyengine.loading.rules import load_rules
 from policyengine.pipeline import example_path
-from policyengine.records.assemble import Stats, assemble
+from policyengine.records.assemble import assemble
 from policyengine.records.model import Origin
 from policyengine.reports import ReportContext, Reporter, Summary
 from policyengine.sources.declared import TemplateOptions, declared_records, discover
 from policyengine.sources.export import open_input
+from policyengine.status import Stats
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = "examples/templates"

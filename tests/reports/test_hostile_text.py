@@ -23,10 +23,9 @@ import pytest
 from policyengine.errors import Span
 from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.loading.schema import load_schema
-from policyengine.records.assemble import Stats
 from policyengine.reports import FORMAT_NAMES, ReportContext, formats
 from policyengine.reports.common import json_text, terminal, visible
-from policyengine.status import InputProblem, Missing, ScanStatus, Unit
+from policyengine.status import InputProblem, Missing, ScanStatus, Stats, Unit
 from tests.reports.scans import ROOT, estate, first, live, rules, summary_of
 from tests.reports.test_html import island, parse
 from tests.reports.test_junit import conforms

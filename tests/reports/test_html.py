@@ -32,11 +32,11 @@ from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.findings import Evidence, Finding, Verdict, Waiver
 from policyengine.loading.rules import load_rules
 from policyengine.pipeline import example_path
-from policyengine.records.assemble import Stats, assemble
+from policyengine.records.assemble import assemble
 from policyengine.reports import ReportContext, Summary, formats, html_report
 from policyengine.reports.html_report import island_json
 from policyengine.sources.export import open_input
-from policyengine.status import Gap, ScanStatus
+from policyengine.status import Gap, ScanStatus, Stats
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page

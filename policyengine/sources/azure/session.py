@@ -28,8 +28,9 @@ from policyengine.sources.export import Input, Row
 from policyengine.status import ScanStatus
 
 if TYPE_CHECKING:
-    from policyengine.records.assemble import Stats, Wanted
     from policyengine.records.model import Record
+    from policyengine.records.wanted import Wanted
+    from policyengine.status import Stats
 
 
 def progress_printer(args: argparse.Namespace) -> Callable[[str], None] | None:
