@@ -238,20 +238,27 @@ def run(options: ScanOptions) -> int:
         say(f"policyengine: {warning}")
     if any(o.format != "table" or o.file for o in options.outputs):
         verbose(options, log.notes)  # a table on the terminal lists the notes itself
-    if not options.quiet:
+    if not options.quiet and not table_on_stdout(options):
         for line in missing.lines():
             say(f"policyengine: {line}" if not line.startswith(" ") else line)
     return exit_code(status, summary.exit_code, options)
+
+
+def table_on_stdout(options: ScanOptions) -> bool:
+    """Whether the table report goes to a terminal on standard output, which then shows the
+    input errors and the missing data itself (stderr, on the same screen, need not repeat them)."""
+    return sys.stdout.isatty() and any(o.format == "table" and o.file is None for o in options.outputs)
 
 
 def exit_code(status: ScanStatus, findings: int, options: ScanOptions) -> int:
     """2 for input errors, 3 for an incomplete scan (unless allowed), else the findings'
     code; each non-zero code but the findings' is explained on stderr."""
     if status.input_errors:
-        for problem in status.input_errors[:SHOWN_ERRORS]:
+        listed = 0 if table_on_stdout(options) else SHOWN_ERRORS  # else the table lists them
+        for problem in status.input_errors[:listed]:
             say(problem.text())
         count = len(status.input_errors)
-        more = f" ({count - SHOWN_ERRORS} more in the report)" if count > SHOWN_ERRORS else ""
+        more = f" ({count - listed} more in the report)" if 0 < listed < count else ""
         print(f"policyengine: {count} input error{'s' if count > 1 else ''}{more}; everything else was "
               "judged; exit code 2", file=sys.stderr)
         return 2
