@@ -60,6 +60,8 @@ class ScanOptions:
     pre_deployment: bool = False
     skip_paths: tuple[str, ...] = ()
     allow_incomplete: bool = False
+    #: ``--catalog`` files (a live scan plans its queries from them; every scan checks them).
+    catalogs: tuple[str, ...] = ()
     verbose: bool = False
     quiet: bool = False
     #: ``--azure``: the parsed live-scan options (the live source reads them).
@@ -87,6 +89,7 @@ class ScanOptions:
             pre_deployment=bool(getattr(args, "pre_deployment", False)),
             skip_paths=tuple(getattr(args, "skip_path", ()) or ()) + config.skip_paths,
             allow_incomplete=bool(getattr(args, "allow_incomplete", False)),
+            catalogs=tuple(getattr(args, "catalog", ()) or ()),
             verbose=bool(getattr(args, "verbose", False)),
             quiet=bool(getattr(args, "quiet", False)),
             live=args if getattr(args, "azure", False) else None,
@@ -202,6 +205,10 @@ def run(options: ScanOptions) -> int:
     from policyengine.waivers import WaiverBook, load_waivers
 
     rules = pick_rules(options.rule_dirs, options.bundled_rules, options.rule_ids)
+    if options.catalogs:  # a broken catalog is bad usage, whether or not this scan plans queries
+        from policyengine.catalog import catalog
+
+        catalog(*(Path(f) for f in options.catalogs))
     chosen = frameworks.framework(rules, options.framework) if options.framework else None
     waivers = WaiverBook(load_waivers([Path(w) for w in options.waivers]))
     baseline = load_baseline(Path(options.baseline)) if options.baseline else frozenset()

@@ -74,3 +74,10 @@ def test_a_missing_input_file_is_an_input_error_not_the_end_of_the_scan(cli: Cli
     assert [e["message"] for e in doc["scan"]["inputErrors"]] == \
         ["cannot read input: No such file or directory"]
     assert doc["summary"]["verdicts"]["pass"] > 0
+
+
+def test_a_broken_catalog_is_bad_usage_even_offline(cli: Cli, write: Write) -> None:
+    bad = write("catalog.yaml", "garbage: [\n")
+    result = cli("scan", "--catalog", str(bad), "--format", "json", "--quiet")
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"{bad}:2:1: invalid YAML")
