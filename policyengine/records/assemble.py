@@ -27,10 +27,11 @@ repeats is read buffered once its header line is removed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import InputError, Span
+from policyengine.records.graph import Children, Graph, Node
 from policyengine.records.model import (
     ANNOTATION,
     SUBSCRIPTION_TYPE,
@@ -46,6 +47,7 @@ from policyengine.records.model import (
 from policyengine.records.wanted import Wanted
 from policyengine.sources.export import Input, Row
 from policyengine.status import InputProblem, Stats, Unit
+from policyengine.unknown import Unknown, segment_text
 
 PARENT_FIRST = "parent-first"
 MAX_EXAMPLES = 5
@@ -55,36 +57,27 @@ MAX_EXAMPLES = 5
 Where = tuple[str, int]
 
 
-@dataclass
-class _Children:
-    """Related rows of one resource or subscription, by key, and where each came from. A key
-    given twice with different values is in ``conflicted`` and in neither ``rows``: rules on it
-    are unknown (``unread`` says why), never judged on one of the two."""
+@dataclass(slots=True, eq=False)
+class _Pending(Node[Where]):
+    """A resource whose children are still coming. A child key given twice with different
+    values is dropped from ``children.rows`` (its ``where`` kept): rules on it are unknown
+    (``children.unread`` says why), never judged on one of the two rows."""
 
-    rows: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
-    origins: dict[ChildKey, Where] = field(default_factory=dict)
-    unread: dict[str, str] = field(default_factory=dict)
-    conflicted: set[ChildKey] = field(default_factory=set)
+    ltype: str = ""  # the resource's lower-case type, compared with every child row's
 
 
-@dataclass
-class _Pending:
-    data: dict[str, Any]
-    origin: Origin
-    ltype: str
-    children: _Children = field(default_factory=_Children)
-    unread: dict[str, str] = field(default_factory=dict)
+_INFERRED = "(inferred from the resources of this subscription)"
 
 
-@dataclass
-class _Subscription:
-    id: str
-    data: dict[str, Any] | None = None
-    origin: Origin | None = None
-    children: _Children = field(default_factory=_Children)
-    record: Record | None = None  # built once the subscription is sealed
-    #: Two rows of it disagreed (where the first was): it is judged as if it had no row.
-    conflicted: Where | None = None
+def _inferred_subscription(sid: str | Unknown) -> Node[Where]:
+    """A subscription as its resources' ids tell it, until (unless) its own row comes."""
+    rid = f"/subscriptions/{segment_text(sid)}"
+    return Node(rid, "Microsoft.Resources/subscriptions", _inferred_data(rid), Origin(_INFERRED))
+
+
+def _inferred_data(rid: str) -> dict[str, Any]:
+    sid = rid.rsplit("/", 1)[-1]
+    return {"id": rid, "type": "Microsoft.Resources/subscriptions", "subscriptionId": sid, "name": sid}
 
 
 def _child_key(data: dict[str, Any], rtype: str) -> ChildKey:
@@ -121,9 +114,13 @@ class Assembler:
         self.wanted = wanted
         self.streaming = streaming
         self.stats = Stats()
-        self.subscriptions: dict[str, _Subscription] = {}
+        self.graph: Graph[Where] = Graph(_inferred_subscription)
+        #: By lower-case subscription id: where its own row is, and (two of its rows disagreed)
+        #: where the first was: it is then judged as if it had no row.
+        self.subscription_rows: dict[str, Where] = {}
+        self.subscription_conflicts: dict[str, Where] = {}
         self.pending: dict[str, _Pending] = {}
-        self.orphans: dict[str, _Children] = {}
+        self.orphans: dict[str, Children[Where]] = {}
         self.current: str | None = None
         #: Resources two of whose rows disagree (lower-case id -> where the first was): judged
         #: on neither; their children go with them.
@@ -134,33 +131,16 @@ class Assembler:
         self._last_subscription = ("\0", "")  # (id prefix, subscription id) of the last row seen
 
     # -- subscriptions -------------------------------------------------------------------
-    def _subscription(self, sid: str) -> _Subscription:
-        key = sid.lower()
-        sub = self.subscriptions.get(key)
-        if sub is None:
-            sub = self.subscriptions[key] = _Subscription(f"/subscriptions/{sid}")
-        return sub
-
     def _seen(self, rid: str) -> None:
         """Note the subscription of a row no rule reads: it still gets a record."""
         prefix, _ = self._last_subscription
         if not rid.startswith(prefix):  # most rows follow one of the same subscription
             sid = subscription_of(rid)
             if sid:
-                self._subscription(sid)
+                self.graph.subscription(sid)
                 self._last_subscription = (rid[:15 + len(sid) + 1], sid)
 
-    def _sub_record(self, sub: _Subscription) -> Record:
-        if sub.record is None:
-            sid = sub.id.rsplit("/", 1)[-1]
-            data = sub.data or {"id": sub.id, "type": "Microsoft.Resources/subscriptions",
-                                "subscriptionId": sid, "name": sid}
-            origin = sub.origin or Origin("(inferred from the resources of this subscription)")
-            sub.record = Record(sub.id, "Microsoft.Resources/subscriptions", data, origin,
-                                dict(sub.children.rows), dict(sub.children.unread))
-        return sub.record
-
-    def _check_unsealed(self, sub: _Subscription, key: ChildKey, row: Row, file: str) -> None:
+    def _check_unsealed(self, sub: Node[Where], key: ChildKey, row: Row, file: str) -> None:
         """A subscription-scope row that comes after records were built with its subscription
         is an error only if one of those records' rules reads it; later records get it."""
         sid = sub.id.rsplit("/", 1)[-1]
@@ -172,20 +152,27 @@ class Assembler:
                 "subscription data first (remove the header line to scan rows in any order)",
                 Span(file, row.line),
             )
-        sub.record = None  # rebuilt, with this row, for the records still to come
+        sub.changed()  # rebuilt, with this row, for the records still to come
 
-    def _subscription_row(self, sub: _Subscription, data: dict[str, Any], file: str, line: int) -> None:
+    def _subscription_row(self, sub: Node[Where], data: dict[str, Any], file: str, line: int) -> None:
         """The subscription's own row: its rules are evaluated at the end, whatever the order."""
-        if sub.conflicted is not None:
-            self._conflict(data["id"], sub.conflicted, (file, line))
-        elif sub.data is None or sub.origin is None:
-            sub.data, sub.origin, sub.record = data, Origin(file, line), None
+        key = sub.id.lower()
+        conflicted = self.subscription_conflicts.get(key)
+        first = self.subscription_rows.get(key)
+        if conflicted is not None:
+            self._conflict(data["id"], conflicted, (file, line))
+        elif first is None:
+            sub.data, sub.origin = data, Origin(file, line)
+            self.subscription_rows[key] = (file, line)
+            sub.changed()
         elif self._same(SUBSCRIPTION_TYPE, sub.data, data):
-            self._duplicate(data["id"], (sub.origin.file, sub.origin.line), (file, line))
+            self._duplicate(data["id"], first, (file, line))
         else:
-            sub.conflicted = (sub.origin.file, sub.origin.line)
-            self._conflict(data["id"], sub.conflicted, (file, line))
-            sub.data, sub.origin, sub.record = None, None, None
+            self.subscription_conflicts[key] = first
+            self._conflict(data["id"], first, (file, line))
+            del self.subscription_rows[key]
+            sub.data, sub.origin = _inferred_data(sub.id), Origin(_INFERRED)
+            sub.changed()
 
     # -- duplicates ----------------------------------------------------------------------
     def _duplicate(self, rid: str, first: Where, again: Where) -> None:
@@ -203,22 +190,20 @@ class Assembler:
         rule reads may differ between two exports of it)."""
         return same_resource_data(self.wanted.keep(ltype, a), self.wanted.keep(ltype, b))
 
-    def _put(self, kids: _Children, key: ChildKey, data: dict[str, Any], where: Where) -> None:
+    def _put(self, kids: Children[Where], key: ChildKey, data: dict[str, Any], where: Where) -> None:
         """Attach a related row; a second row for the same key must say the same."""
-        first = kids.origins.get(key)
-        if first is None and key not in kids.conflicted:
-            kids.rows[key] = data
-            kids.origins[key] = where
-        elif first is None:  # a third row of a key already in conflict
+        first = kids.where.get(key)
+        if first is None:
+            kids.put(key, data, where)
+        elif key not in kids.rows:  # a third row of a key already in conflict
             self._conflict(data["id"], where, where)
         elif self._same(key[0], kids.rows[key], data):
             self._duplicate(data["id"], first, where)
         else:
             self._conflict(data["id"], first, where)
-            del kids.rows[key], kids.origins[key]
-            kids.conflicted.add(key)
-            kids.unread.setdefault(key[0], f"two rows of {data['id']} disagree ({_at(first, where)} and "
-                                           f"{_at(where, first)}): neither is used")
+            kids.drop(key)
+            kids.unknown(key[0], f"two rows of {data['id']} disagree ({_at(first, where)} and "
+                                 f"{_at(where, first)}): neither is used")
 
     # -- rows ----------------------------------------------------------------------------
     def skippable(self, rid: str) -> str | None:
@@ -290,7 +275,7 @@ class Assembler:
             return None
         ltype = self._type(data, rid, lid, row.line, file)
         sid = subscription_of(rid)
-        sub = self._subscription(sid) if sid else None
+        sub = self.graph.subscription(sid) if sid else None
         if ltype.count("/") >= 2:
             self._child(data, ltype, lid, (file, row.line))
             return None
@@ -309,9 +294,11 @@ class Assembler:
                 return None
             self.stats.ignored[ltype or "(no type)"] += 1
             return self._flush() if self.streaming else None
-        return self._resource(data, lid, ltype, file, row.line)
+        return self._resource(data, lid, ltype, sub, (file, row.line))
 
-    def _resource(self, data: dict[str, Any], lid: str, ltype: str, file: str, line: int) -> Record | None:
+    def _resource(self, data: dict[str, Any], lid: str, ltype: str, sub: Node[Where] | None,
+                  where: Where) -> Record | None:
+        file, line = where
         unread = pop_unread(data) if ANNOTATION in data else {}
         kept = data if self.streaming else self.wanted.keep(ltype, data)
         first = self.conflicted.get(lid)
@@ -336,7 +323,10 @@ class Assembler:
         if self.streaming:
             done = self._flush()
             self.current = lid
-        pending = self.pending[lid] = _Pending(kept, Origin(file, line), ltype, unread=unread)
+        rid: str = data["id"]
+        rtype = kept.get("type") or type_from_id(rid) or ""
+        pending = self.pending[lid] = _Pending(rid, rtype, kept, Origin(file, line), unread=unread,
+                                               subscription=sub, ltype=ltype)
         orphans = self.orphans.pop(lid, None)
         if orphans is not None:  # children that came first (checked for duplicates already)
             pending.children = orphans
@@ -381,27 +371,19 @@ class Assembler:
                                 f"{ltype} row whose parent {parent_id(data['id'])} does not "
                                 "come right before it: not attached (parent-first order)")
             return
-        self._put(self.orphans.setdefault(parent, _Children()), key, data, where)
-
-    def _build(self, pending: _Pending) -> Record:
-        data = pending.data
-        rid: str = data["id"]
-        sid = subscription_of(rid)
-        subscription = self._sub_record(self._subscription(sid)) if sid else None
-        rtype = data.get("type") or type_from_id(rid) or ""
-        if self.streaming and sid:
-            self.sealed.setdefault(sid.lower(), set()).add(rtype.lower())
-        unread = pending.unread
-        if pending.children.unread:
-            unread = {**pending.children.unread, **unread}
-        return Record(rid, rtype, data, pending.origin, pending.children.rows, unread, subscription)
+        self._put(self.orphans.setdefault(parent, Children()), key, data, where)
 
     def _flush(self) -> Record | None:
+        """Streaming: the current resource is complete (its record is built with its
+        subscription's, which no later row that its rules read may change)."""
         if self.current is None:
             return None
         pending = self.pending.pop(self.current)
         self.current = None
-        return self._build(pending)
+        sub = pending.subscription
+        if sub is not None:
+            self.sealed.setdefault(sub.id[15:].lower(), set()).add(pending.ltype)
+        return pending.record()
 
     def finish(self) -> Iterator[Record]:
         """The records still held (all of them in buffered mode, sorted by id), then one
@@ -410,12 +392,13 @@ class Assembler:
         if last is not None:
             yield last
         for lid in sorted(self.pending):
-            yield self._build(self.pending[lid])
-        self.pending.clear()
+            yield self.pending.pop(lid).record()
         for parent, kids in sorted(self.orphans.items()):
             if parent in self.conflicted:
                 continue  # their parent is an input error, which covers them
-            for key, where in kids.origins.items():
+            for key, where in kids.where.items():
+                if key not in kids.rows:
+                    continue  # two of its rows disagreed, an input error
                 self.stats.orphans += 1
                 if self.stats.orphans <= MAX_EXAMPLES:
                     self.stats.note(Span(*where),
@@ -424,10 +407,10 @@ class Assembler:
         if self.stats.orphans > MAX_EXAMPLES:
             self.stats.notes.append(f"{self.stats.orphans} child rows in all had no parent")
         if self.wanted.subscriptions:
-            for lsid in sorted(self.subscriptions):
-                sub = self.subscriptions[lsid]
+            subscriptions = self.graph.subscriptions
+            for lsid in sorted(subscriptions):
                 self.stats.resources[SUBSCRIPTION_TYPE] += 1
-                yield self._sub_record(sub)
+                yield subscriptions[lsid].record()
 
 
 def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None) -> Iterator[Record]:

@@ -13,12 +13,13 @@ that record is evaluated only when the template declares something for it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import Span
 from policyengine.ir import SourceKind
-from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record
+from policyengine.records.graph import Graph, Node
+from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Locator, Origin, Record
 from policyengine.sources.arm.expand import Expanded, Expansion, names_key
 from policyengine.sources.arm.rejected import DEPLOYMENTS, REJECTS, Rejected
 from policyengine.sources.jsonpos import JArray, JObject, span_at, span_of
@@ -30,18 +31,9 @@ PRICINGS = "microsoft.security/pricings"
 
 Key = tuple[str, tuple[str, ...]]
 
-
-@dataclass
-class _Building:
-    data: dict[str, Any]
-    origin: Origin
-    node: Any
-    children: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
-    child_nodes: dict[ChildKey, Any] = field(default_factory=dict)
-    unread: dict[str, str] = field(default_factory=dict)
-    subscription: str = ""
-    #: Declared twice (ARM rejects it): an input error, not a record.
-    dropped: bool = False
+#: A resource being built; where each child came from is its JSON node in the template, so a
+#: finding can say where a value is set.
+_Building = Node[Any]
 
 
 @dataclass(frozen=True)
@@ -68,10 +60,14 @@ class _Builder:
     def __init__(self, expansion: Expansion) -> None:
         self.expansion = expansion
         self.file = expansion.file
+        #: Resources by type and resolved name: a child finds its parent by name, which may be
+        #: known only at deployment, so not by id.
         self.building: dict[Key, _Building] = {}
         self.declared: dict[Key, Expanded] = {}
-        self.subscriptions: dict[str, _Building] = {}
+        self.graph: Graph[Any] = Graph(self._new_subscription)
         self.order: list[_Building] = []
+        #: Declared twice (ARM rejects it): an input error, not a record.
+        self.dropped: set[_Building] = set()
         self.problems: list[InputProblem] = []
         self.notes: list[str] = []
         #: Resources ARM rejects, by type and name where those could be told.
@@ -87,22 +83,19 @@ class _Builder:
             self.add(res)
         for rej in self.expansion.rejected:
             self.reach(rej)
-        records: list[Record] = []
-        subs = {key: _record(sub, None) for key, sub in self.subscriptions.items()}
-        for built in self.order:
-            if not built.dropped:
-                records.append(_record(built, subs.get(built.subscription)))
-        records.extend(rec for key, rec in subs.items()
-                       if self.subscriptions[key].children or self.subscriptions[key].unread)
+        records = [built.record() for built in self.order if built not in self.dropped]
+        records.extend(self.graph.declared())
         return TemplateRecords(records, self.problems, self.notes)
 
-    def subscription_of(self, subscription: str | Unknown, res: Expanded | None = None) -> _Building:
+    def _new_subscription(self, subscription: str | Unknown) -> _Building:
         sid = "/subscriptions/" + segment_text(subscription)
-        sub = self.subscriptions.get(sid.lower())
-        if sub is None:
-            data = {"id": sid, "type": SUBSCRIPTION_TYPE, "subscriptionId": subscription}
-            origin = Origin(self.file, 0, SourceKind.DECLARED)
-            sub = self.subscriptions[sid.lower()] = _Building(data, origin, None)
+        data = {"id": sid, "type": SUBSCRIPTION_TYPE, "subscriptionId": subscription}
+        sub: _Building = Node(sid, SUBSCRIPTION_TYPE, data, Origin(self.file, 0, SourceKind.DECLARED))
+        sub.locate = _locator(None, sub.children.where)
+        return sub
+
+    def subscription_of(self, subscription: str | Unknown, res: Expanded | None = None) -> _Building:
+        sub = self.graph.subscription(subscription)
         if res is not None and not sub.origin.line:
             # A template never declares a subscription; it declares resources in one (the
             # Defender pricings). The first of them is where the record comes from; the
@@ -113,9 +106,10 @@ class _Builder:
 
     def new(self, res: Expanded, data: dict[str, Any], unread: dict[str, str]) -> _Building:
         span = res.span or Span(self.file)
-        built = _Building(data, Origin(self.file, span.line, SourceKind.DECLARED, res.address, span.col),
-                          res.node, unread=unread)
-        built.subscription = str(self.subscription_of(res.subscription).data["id"]).lower()
+        origin = Origin(self.file, span.line, SourceKind.DECLARED, res.address, span.col)
+        built: _Building = Node(str(data["id"]), str(data["type"]), data, origin, unread=unread,
+                                subscription=self.subscription_of(res.subscription))
+        built.locate = _locator(res.node, built.children.where)
         self.building[(res.type.lower(), names_key(res.names))] = built
         self.order.append(built)
         return built
@@ -131,8 +125,7 @@ class _Builder:
                 return
         if ltype in SUBSCRIPTION_SCOPED:
             sub = self.subscription_of(res.subscription, res)
-            sub.children[(ltype, key[1][-1])] = _child_data(res, first if twice else None)
-            sub.child_nodes[(ltype, key[1][-1])] = res.node
+            sub.children.put((ltype, key[1][-1]), _child_data(res, first if twice else None), res.node)
             return
         if res.type.count("/") < 2:
             self.new(res, _data(res), {})
@@ -154,8 +147,7 @@ class _Builder:
             parent.unread.setdefault(ltype, f"the template declares a {res.type.split('/')[-1]} named "
                                             f"[{child.text}], known only at deployment ({child.reason})")
             return
-        parent.children[(ltype, child.lower())] = _child_data(res, first if twice else None)
-        parent.child_nodes[(ltype, child.lower())] = res.node
+        parent.children.put((ltype, child.lower()), _child_data(res, first if twice else None), res.node)
 
     def declared_twice(self, res: Expanded, first: Expanded) -> None:
         """ARM rejects a template that defines a resource twice: an input error of that
@@ -172,7 +164,7 @@ class _Builder:
         if not child:
             built = self.building.get((res.type.lower(), names_key(res.names)))
             if built is not None:
-                built.dropped = True
+                self.dropped.add(built)
 
     def reach(self, rej: Rejected) -> None:
         """Make unknown what ``rej`` may have set on the records that are judged."""
@@ -189,7 +181,7 @@ class _Builder:
             if rtype == "*":
                 for built in self.order:
                     built.unread.setdefault("*", f"{rej.why()} may set anything on this resource")
-                for sub in self.subscriptions.values():
+                for sub in self.graph.subscriptions.values():
                     sub.unread.setdefault(PRICINGS, f"pricings may be set by {rej.why()}")
             elif rtype == PRICINGS:
                 self.subscription_of(rej.subscription).unread.setdefault(
@@ -223,15 +215,7 @@ def _unknown_child(rej: Rejected) -> Expanded:
                     rej.subscription, rej.group)
 
 
-def _record(built: _Building, subscription: Record | None) -> Record:
-    data = built.data
-    nodes = dict(built.child_nodes)
-    node = built.node
-    return Record(str(data["id"]), str(data["type"]), data, built.origin, dict(built.children),
-                  dict(built.unread), subscription, _locator(node, nodes))
-
-
-def _locator(node: Any, child_nodes: Mapping[ChildKey, Any]) -> Any:
+def _locator(node: Any, child_nodes: Mapping[ChildKey, Any]) -> Locator:
     def locate(key: ChildKey | None, segments: tuple[str | int, ...]) -> str | None:
         where = node if key is None else child_nodes.get(key)
         return where_set(where, segments)
