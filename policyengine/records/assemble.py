@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import InputError, Span
-from policyengine.records.graph import Children, Graph, Node
+from policyengine.records.graph import Children, Graph, Node, child_key
 from policyengine.records.model import (
     ANNOTATION,
     SUBSCRIPTION_TYPE,
@@ -81,7 +81,7 @@ def _inferred_data(rid: str) -> dict[str, Any]:
 
 
 def _child_key(data: dict[str, Any], rtype: str) -> ChildKey:
-    return (rtype.lower(), data["id"].rstrip("/").rsplit("/", 1)[-1].lower())
+    return child_key(rtype, data["id"].rstrip("/").rsplit("/", 1)[-1])
 
 
 #: Keys whose values Azure compares case-insensitively: two rows of one resource that differ

@@ -18,7 +18,7 @@ from typing import Any
 
 from policyengine.errors import Span
 from policyengine.ir import SourceKind
-from policyengine.records.graph import Graph, Node
+from policyengine.records.graph import Graph, Node, child_key
 from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Locator, Origin, Record
 from policyengine.sources.arm.expand import Expanded, Expansion, names_key
 from policyengine.sources.arm.rejected import DEPLOYMENTS, REJECTS, Rejected
@@ -147,7 +147,7 @@ class _Builder:
             parent.unread.setdefault(ltype, f"the template declares a {res.type.split('/')[-1]} named "
                                             f"[{child.text}], known only at deployment ({child.reason})")
             return
-        parent.children.put((ltype, child.lower()), _child_data(res, first if twice else None), res.node)
+        parent.children.put(child_key(ltype, child), _child_data(res, first if twice else None), res.node)
 
     def declared_twice(self, res: Expanded, first: Expanded) -> None:
         """ARM rejects a template that defines a resource twice: an input error of that

@@ -30,6 +30,7 @@ from policyengine.catalog import catalog
 from policyengine.errors import InputError, Span
 from policyengine.ir import SourceKind
 from policyengine.paths import MISSING
+from policyengine.records.graph import child_key
 from policyengine.records.model import Origin, Record, declared_id, subscription_of, type_from_id
 from policyengine.sources.terraform import mapping
 from policyengine.sources.terraform.addresses import Key, ModulePath, ResourceAddr
@@ -165,7 +166,7 @@ class Builder:
             for server in self.servers:
                 ctype, cname = server.kind.threat_setting
                 state = Unknown(f"{address}.enabled", why)
-                server.children.assume(_key(ctype, cname), {"name": cname, "type": ctype,
+                server.children.assume(child_key(ctype, cname), {"name": cname, "type": ctype,
                                                              "properties": {"state": state}})
 
     def _removed(self, inst: Instance) -> bool:
@@ -232,7 +233,7 @@ class Builder:
             child = {"id": f"{rid}/{_last_type(block.child_type)}/{block.child_name}",
                      "name": block.child_name, "type": block.child_type}
             self._apply(inst, block.fields, body, child, prefix=f"{block.attribute}[0].")
-            server.children.declare(_key(block.child_type, block.child_name), child, inst.address)
+            server.children.declare(child_key(block.child_type, block.child_name), child, inst.address)
         self.servers.append(server)
         self.by_addr[inst.addr] = server
         self.by_id[rid.lower()] = server
@@ -313,7 +314,7 @@ class Builder:
         if why is not None:
             # Its value is not what Azure would be sent: unknown on its server, not a default.
             if isinstance(parent, _Server) and isinstance(name, str):
-                parent.children.declare(_key(kind.child_type, name), {
+                parent.children.declare(child_key(kind.child_type, name), {
                     "name": name, "type": kind.child_type,
                     "properties": {"value": Unknown(f"{inst.address}.value", why)}}, inst.address)
             else:
@@ -333,7 +334,7 @@ class Builder:
             return
         known = inst.values.get("id")
         child["id"] = known if isinstance(known, str) else f"{parent.id}/{_last_type(kind.child_type)}/{name}"
-        parent.children.declare(_key(kind.child_type, name), child, inst.address)
+        parent.children.declare(child_key(kind.child_type, name), child, inst.address)
 
     def _settle(self, uncertain: _Uncertain) -> None:
         kind, name = uncertain.kind, uncertain.name
@@ -343,7 +344,7 @@ class Builder:
         for server in uncertain.servers:
             for pname in names:
                 child = {"name": pname, "type": kind.child_type, "properties": {"value": value}}
-                server.children.assume(_key(kind.child_type, pname), child)
+                server.children.assume(child_key(kind.child_type, pname), child)
 
     def _threat_protection(self, inst: Instance) -> None:
         """azurerm_advanced_threat_protection writes the Microsoft.Security extension setting
@@ -374,7 +375,7 @@ class Builder:
         reason = f"set through {mapping.THREAT_PROTECTION_TYPE}, which is not the setting this rule reads"
         for server in servers:
             ctype, cname = server.kind.threat_setting
-            added = server.children.assume(_key(ctype, cname), {
+            added = server.children.assume(child_key(ctype, cname), {
                 "name": cname, "type": ctype,
                 "properties": {"state": Unknown(f"{inst.address}.enabled", reason)}})
             if len(servers) == 1:
@@ -394,7 +395,7 @@ class Builder:
             why = self.invalid(inst, exc)
             name = inst.values.get("resource_type")
             if isinstance(name, str) and name:
-                sub.pricings.declare(_key(mapping.PRICINGS, name), {
+                sub.pricings.declare(child_key(mapping.PRICINGS, name), {
                     "name": name, "type": mapping.PRICINGS,
                     "properties": {"pricingTier": Unknown(f"{inst.address}.tier", why)}}, inst.address)
             else:
@@ -415,7 +416,7 @@ class Builder:
         known = inst.values.get("id")
         declared = f"{sub.resource_id}/providers/{mapping.PRICINGS}/{name}"
         child["id"] = known if isinstance(known, str) else declared
-        sub.pricings.declare(_key(mapping.PRICINGS, name), child, inst.address)
+        sub.pricings.declare(child_key(mapping.PRICINGS, name), child, inst.address)
 
 
 _SERVER_ARM_TYPES = frozenset(kind.arm_type.lower() for kind in mapping.SERVERS.values())
@@ -431,10 +432,6 @@ def _role(inst: Instance) -> str | None:
     if tf_type in mapping.CHILDREN:
         return "child"
     return {mapping.PRICING_TYPE: "pricing", mapping.THREAT_PROTECTION_TYPE: "threat"}.get(tf_type)
-
-
-def _key(arm_type: str, name: str) -> tuple[str, str]:
-    return (arm_type.lower(), name.lower())
 
 
 def _last_type(arm_type: str) -> str:
