@@ -32,7 +32,10 @@ MAX_NAMED = 5
 
 @dataclass
 class _Tally:
-    resources: set[str] = field(default_factory=set)
+    #: Resources counted, and the last one: a resource's findings come one after another, so
+    #: counting changes of resource counts each once without keeping every id (flat memory).
+    resources: int = 0
+    last: str = ""
     rules: set[str] = field(default_factory=set)
     subscriptions: set[str] = field(default_factory=set)
 
@@ -54,7 +57,9 @@ class MissingData:
             tally = self.by_type.get(related.lower())
             if tally is None:
                 tally = self.by_type[related.lower()] = _Tally()
-            tally.resources.add(finding.resource_id.lower())
+            if finding.resource_id != tally.last:
+                tally.last = finding.resource_id
+                tally.resources += 1
             tally.rules.add(finding.rule.id)
             subscription = subscription_of(finding.resource_id)
             if subscription:
@@ -62,7 +67,7 @@ class MissingData:
                 self.subscriptions.add(subscription.lower())
 
     def result(self) -> list[Missing]:
-        return [Missing(_NAMES.get(rtype, rtype), len(tally.resources), tuple(sorted(tally.rules)),
+        return [Missing(_NAMES.get(rtype, rtype), tally.resources, tuple(sorted(tally.rules)),
                         collect_command(tally.subscriptions))
                 for rtype, tally in sorted(self.by_type.items())]
 

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import re2  # type: ignore[import-untyped]
-
 from policyengine.kql import typed as kql
 
 Scalar = str | int | float | bool
@@ -171,7 +169,7 @@ _UNSUPPORTED = (
 )
 
 
-def _options(case_sensitive: bool) -> Any:
+def _options(re2: Any, case_sensitive: bool) -> Any:
     options = re2.Options()
     options.case_sensitive = case_sensitive
     # The match is a yes or no: capture groups cost time and are never read.
@@ -186,8 +184,10 @@ def compile_pattern(pattern: str, case_sensitive: bool) -> Any:
     """The pattern compiled by RE2 (linear time: no pattern can make a match backtrack), as
     KQL's ``matches regex`` reads it (https://github.com/google/re2/wiki/Syntax): ``\\d``,
     ``\\w``, ``\\s`` and ``\\b`` are ASCII. Raises :class:`PatternError` in words."""
+    import re2  # type: ignore[import-untyped]  # imported by the first rule with a pattern
+
     try:
-        return re2.compile(pattern, _options(case_sensitive))
+        return re2.compile(pattern, _options(re2, case_sensitive))
     except re2.error as exc:
         reason = exc.args[0] if exc.args else "invalid pattern"
         text = reason.decode("utf-8", "backslashreplace") if isinstance(reason, bytes) else str(reason)

@@ -10,6 +10,7 @@ does the exit code say 2 (docs/architecture.md).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from policyengine.sources.export import open_input
 from policyengine.status import InputProblem, ScanStatus, Stats, sorted_problems
 
 EXAMPLE = "estate.json"
+#: Allocations between two young-generation collections during a scan (Python's default: 700).
+YOUNG_THRESHOLD = 20_000
 #: Input errors printed on stderr (all of them are in the reports).
 SHOWN_ERRORS = 10
 
@@ -217,6 +220,7 @@ def run(options: ScanOptions) -> int:
         print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
         return 0
     index = RuleIndex(rules)
+    _settle_heap()
     summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown)
     log = Stats()
     missing = MissingData()
@@ -249,6 +253,18 @@ def run(options: ScanOptions) -> int:
         for line in missing.lines():
             say(f"policyengine: {line}" if not line.startswith(" ") else line)
     return exit_code(status, summary.exit_code, options)
+
+
+def _settle_heap() -> None:
+    """Move what is loaded so far (modules, rules, schemas) out of the garbage collector's
+    sight, and let young objects pile up longer before a collection: a scan makes and drops
+    millions of short-lived objects and keeps few, so the default thresholds spend much of a
+    large scan re-walking a heap that holds no cycles to free
+    (https://docs.python.org/3/library/gc.html#gc.freeze)."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
 
 
 def table_on_stdout(options: ScanOptions) -> bool:
