@@ -13,6 +13,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import chain
@@ -220,19 +221,19 @@ def run(options: ScanOptions) -> int:
         print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
         return 0
     index = RuleIndex(rules)
-    _settle_heap()
     summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown)
     log = Stats()
     missing = MissingData()
     outputs = Outputs(options.outputs)
     try:
         reporters = [reporter_factory(o.format)(o.handle, rules) for o in outputs.open]
-        for raw in evaluate_records(index, read_records(sources, index, log)):
-            finding = waivers.apply(mark(raw, baseline))
-            summary.add(finding)
-            missing.add(finding)
-            for reporter in reporters:
-                reporter.add(finding)
+        with _settled_heap():
+            for raw in evaluate_records(index, read_records(sources, index, log)):
+                finding = waivers.apply(mark(raw, baseline))
+                summary.add(finding)
+                missing.add(finding)
+                for reporter in reporters:
+                    reporter.add(finding)
         status = combined_status(sources)
         status.input_errors = sorted_problems([*status.input_errors, *log.errors])
         status.missing = missing.result()
@@ -255,16 +256,23 @@ def run(options: ScanOptions) -> int:
     return exit_code(status, summary.exit_code, options)
 
 
-def _settle_heap() -> None:
-    """Move what is loaded so far (modules, rules, schemas) out of the garbage collector's
-    sight, and let young objects pile up longer before a collection: a scan makes and drops
-    millions of short-lived objects and keeps few, so the default thresholds spend much of a
-    large scan re-walking a heap that holds no cycles to free
-    (https://docs.python.org/3/library/gc.html#gc.freeze)."""
+@contextmanager
+def _settled_heap() -> Iterator[None]:
+    """While records stream past: what is loaded so far (modules, rules, schemas) out of the
+    garbage collector's sight, and young objects left to pile up longer before a collection.
+    A scan makes and drops millions of short-lived objects and keeps few, so the default
+    thresholds spend much of a large scan re-walking a heap that holds no cycles to free
+    (https://docs.python.org/3/library/gc.html#gc.freeze). Restored afterwards: a process
+    that runs several scans (the tests) keeps its collector as it was."""
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def table_on_stdout(options: ScanOptions) -> bool:
