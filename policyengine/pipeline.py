@@ -264,8 +264,7 @@ def _settled_heap() -> Iterator[None]:
     thresholds spend much of a large scan re-walking a heap that holds no cycles to free
     (https://docs.python.org/3/library/gc.html#gc.freeze). Restored afterwards: a process
     that runs several scans (the tests) keeps its collector as it was."""
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # no collection first: in a long-lived process (the tests) it would walk all
     thresholds = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
     try:
