@@ -260,6 +260,7 @@ class _TypePlanner:
     # -- the query --------------------------------------------------------------------------
     def plan(self) -> tuple[Query, list[RulePlan]]:
         rule_plans: list[RulePlan] = []
+        bound: list[tuple[int, str, str]] = []
         extends: list[str] = []
         decisions: list[str] = []
         verdicts: list[tuple[str, str]] = []
@@ -278,10 +279,13 @@ class _TypePlanner:
                 if arm:
                     if rule.where is not None and not any(p.is_related for p in _where_paths(rule)):
                         column = quote.name(f"applies {rule.id}")
-                        extends.append(f"{column} = {render(rule.where, rule, resolve).value}")
+                        rendered = render(rule.where, rule, resolve, f"applies {rule.id}")
+                        bound += rendered.bindings
+                        extends.append(f"{column} = {rendered.value}")
                         applies.append((rule.id, f"applies {rule.id}"))
                 else:
-                    values, (column, text) = verdict_columns(rule, resolve)
+                    bindings, values, (column, text) = verdict_columns(rule, resolve)
+                    bound += bindings
                     extends += [f"{quote.name(c)} = {v}" for c, v in values]
                     decisions.append(f"{quote.name(column)} = {text}")
                     verdicts.append((rule.id, column))
@@ -295,7 +299,9 @@ class _TypePlanner:
         lines = [self.table, f"| where type =~ {quote.string(self.resource_type.lower())}"]
         for table, columns in self.joins.items():
             lines.append(self.join(table, columns))
-        for group in (extends, decisions):
+        levels = [[f"{quote.name(c)} = {v}" for n, c, v in bound if n == level]
+                  for level in sorted({n for n, _, _ in bound})]
+        for group in (*levels, extends, decisions):
             if group:
                 lines.append("| extend " + ",\n    ".join(group))
         projected = list(IDENTITY)
@@ -313,15 +319,30 @@ class _TypePlanner:
         return query, rule_plans
 
     def join(self, table: str, columns: list[RelatedColumn]) -> str:
+        """The subscription's rows of ``table`` gathered into one bag keyed by lower-case name
+        (by type and name where the rules relate to several types), then each related
+        resource taken from it by key. Microsoft's own Resource Graph queries read Defender
+        pricings this way; ``take_anyif``/``bag_pack`` have no public evidence that Resource
+        Graph accepts them (docs/architecture.md, "Azure facts")."""
         types = sorted({c.related_type.lower() for c in columns})
-        picks = ",\n        ".join(
-            f"{c.column} = take_anyif(bag_pack(\"id\", id, \"name\", name, \"type\", type, "
-            f"\"properties\", properties), type =~ {quote.string(c.related_type.lower())} "
-            f"and name =~ {quote.string(c.name)})"
-            for c in columns)
+        taken = {c.column for c in self.related.values()}
+        bag = f"bag_{table}"
+        while bag in taken:
+            bag += "_"
+        key = "tolower(name)" if len(types) == 1 else 'strcat(tolower(type), "/", tolower(name))'
         where = " or ".join(f"type =~ {quote.string(t)}" for t in types)
+
+        def lookup(column: RelatedColumn) -> str:
+            wanted = column.name.lower()
+            if len(types) > 1:
+                wanted = f"{column.related_type.lower()}/{wanted}"
+            return f"{column.column} = {bag}[{quote.string(wanted)}]"
+
         return (f"| join kind=leftouter ({table}\n    | where {where}\n"
-                f"    | summarize {picks}\n      by subscriptionId) on subscriptionId")
+                f"    | summarize {bag} = make_bag(pack({key}, pack(\"id\", id, \"name\", name, "
+                f"\"type\", type, \"properties\", properties)))\n"
+                f"      by subscriptionId) on subscriptionId\n"
+                f"| extend " + ",\n    ".join(lookup(c) for c in columns))
 
     @staticmethod
     def summary(lines: list[str], verdicts: list[tuple[str, str]]) -> str:

@@ -2,8 +2,13 @@
 
 A condition becomes a pair of expressions:
 
-* its **value**, an integer — 0 fail, 1 unknown, 2 pass — so that Kleene's logic is plain
-  arithmetic: ``allOf`` is ``min_of(...)``, ``anyOf`` is ``max_of(...)``, ``not`` is ``2 - v``;
+* its **value**, an integer — 0 fail, 1 unknown, 2 pass — so that Kleene's logic is a
+  ``case()`` over the three truth values: ``allOf`` is the least of its items (fail if one
+  fails, else unknown if one is unknown, else pass), ``anyOf`` the greatest, ``not`` is
+  ``2 - v``. (``min_of``/``max_of`` would say it shorter, but have no public evidence that
+  Resource Graph accepts them.) Each item of ``allOf``/``anyOf`` is extended as a column of
+  its own (``['RULE condition.1']``) and the ``case()`` reads the columns, so that a nested
+  condition's text is written once, not once per truth value;
 * its **error**, a boolean: true where the evaluator would raise an operand error. As the
   evaluator evaluates every item of ``allOf``/``anyOf``, an error anywhere is an error.
 
@@ -19,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from policyengine import ir
-from policyengine.kql import quote
+from policyengine.kql import quote, typed
 from policyengine.kql.quote import KqlUnsupported
 from policyengine.operators import COUNT_COMPARISONS, NUMERIC_PATTERN, OPERATORS
 from policyengine.paths import FieldPath
@@ -47,6 +52,12 @@ Resolve = Callable[[FieldPath], Operand]
 class Rendered:
     value: str
     error: str
+    #: Columns to extend before ``value`` is read: ``(level, name, expression)``. A column
+    #: reads only columns of lower levels, and Kusto reads no column an ``extend`` defines in
+    #: that same ``extend``: the planner extends each level in an operator of its own.
+    bindings: tuple[tuple[int, str, str], ...] = ()
+    #: The highest level of the columns ``value`` reads (0: none).
+    level: int = 0
 
 
 def _any(parts: list[str]) -> str:
@@ -71,8 +82,10 @@ def _leaf(test_holds: str, test_error: str, operand: Operand, on_missing: int, p
     return Rendered(value, error)
 
 
-def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve) -> Rendered:
-    """The KQL value and error expressions of ``node``; raises :class:`KqlUnsupported`."""
+def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve, name: str | None = None) -> Rendered:
+    """The KQL value and error expressions of ``node``; raises :class:`KqlUnsupported`.
+    ``name`` prefixes the columns the items of ``allOf``/``anyOf`` are extended as."""
+    name = name if name is not None else f"{rule.id} value"
     if isinstance(node, ir.Compare):
         if node.path.element:
             raise KqlUnsupported("'@' paths (array elements)")
@@ -83,6 +96,12 @@ def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve) -> Rendered:
             holds = f"strlen({operand.value}) > 0"
             return _leaf(holds if node.value else f"not({holds})", "false", operand, PASS, True)
         test = op.kql(operand.value, node.value, node.case_sensitive, NUMERIC_PATTERN)
+        if operand.string_column:
+            # One of ARG's string columns is never an array or an object (and array_length()
+            # of a string does not type-check).
+            structured = typed.is_structured(operand.value)
+            test = typed.KqlTest(test.holds.replace(structured, "false"),
+                                 test.error.replace(structured, "false"))
         on_missing = _ON_MISSING[node.on_missing or rule.on_missing]
         return _leaf(test.holds, test.error, operand, on_missing, op.presence)
     if isinstance(node, ir.Count):
@@ -98,31 +117,50 @@ def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve) -> Rendered:
         empty = OPERATORS[node.op].predicate(0, node.value, True)
         x = operand.value
         value = f"iff(isnull({x}), {PASS if empty else FAIL}, iff({holds}, {PASS}, {FAIL}))"
-        error = f'(isnotnull({x}) and gettype({x}) != "array")'
+        error = f"(isnotnull({x}) and isnull(array_length({x})))"
         if operand.observed is not None:
             value = f"iff({operand.observed}, {value}, {UNKNOWN})"
             error = f"({operand.observed} and {error})"
         return Rendered(value, error)
     if isinstance(node, ir.Not):
-        inner = render(node.item, rule, resolve)
-        return Rendered(f"({PASS} - {inner.value})", inner.error)
-    items = [render(item, rule, resolve) for item in node.items]
+        inner = render(node.item, rule, resolve, f"{name}.1")
+        return Rendered(f"({PASS} - {inner.value})", inner.error, inner.bindings, inner.level)
+    items = [render(item, rule, resolve, f"{name}.{i}") for i, item in enumerate(node.items, 1)]
     if len(items) == 1:
         return items[0]
-    function = "min_of" if isinstance(node, ir.AllOf) else "max_of"
-    return Rendered(f"{function}({', '.join(i.value for i in items)})", _any([i.error for i in items]))
+    bindings = [b for item in items for b in item.bindings]
+    refs, level = [], 0
+    for i, item in enumerate(items, 1):
+        if item.value.isdigit():
+            refs.append(item.value)
+            continue
+        bindings.append((item.level + 1, f"{name}.{i}", item.value))
+        refs.append(quote.name(f"{name}.{i}"))
+        level = max(level, item.level + 1)
+    # allOf: fail if any fails, else unknown if any is unknown; anyOf: the mirror image.
+    first, last = (FAIL, PASS) if isinstance(node, ir.AllOf) else (PASS, FAIL)
+    branches = [f"{' or '.join(f'{r} == {v}' for r in refs)}, {v}" for v in (first, UNKNOWN)]
+    value = f"case({', '.join(branches)}, {last})"
+    return Rendered(value, _any([i.error for i in items]), tuple(bindings), level)
 
 
-def verdict_columns(rule: ir.Rule, resolve: Resolve) -> tuple[list[tuple[str, str]], tuple[str, str]]:
+Binding = tuple[int, str, str]
+
+
+def verdict_columns(rule: ir.Rule,
+                    resolve: Resolve) -> tuple[list[Binding], list[tuple[str, str]], tuple[str, str]]:
     """The rule's verdict, decided as the evaluator decides it: an error in ``where`` first;
     then ``where`` fail (not_applicable) or unknown; then an error in the condition; then the
-    condition's value. Returns the value columns to extend first (``RULE where``,
-    ``RULE condition``) and then the verdict column (``verdict RULE``), a string."""
+    condition's value. Returns the items' columns (:attr:`Rendered.bindings`), the value
+    columns to extend next (``RULE where``, ``RULE condition``) and then the verdict column
+    (``verdict RULE``), a string."""
+    bindings: list[Binding] = []
     values: list[tuple[str, str]] = []
     branches: list[str] = []
 
     def decide(label: str, node: ir.Condition, outcomes: tuple[tuple[int, str], ...]) -> None:
-        rendered = render(node, rule, resolve)
+        rendered = render(node, rule, resolve, f"{rule.id} {label}")
+        bindings.extend(rendered.bindings)
         values.append((f"{rule.id} {label}", rendered.value))
         ref = quote.name(f"{rule.id} {label}")
         if rendered.error != "false":
@@ -133,7 +171,7 @@ def verdict_columns(rule: ir.Rule, resolve: Resolve) -> tuple[list[tuple[str, st
         decide("where", rule.where, ((FAIL, "not_applicable"), (UNKNOWN, "unknown")))
     decide("condition", rule.condition, ((PASS, "pass"), (FAIL, "fail")))
     text = "case(\n        " + ",\n        ".join(branches) + ',\n        "unknown")'
-    return values, (f"verdict {rule.id}", text)
+    return bindings, values, (f"verdict {rule.id}", text)
 
 
 __all__ = ["COUNT_COMPARISONS", "Operand", "Rendered", "render", "verdict_columns"]

@@ -25,6 +25,16 @@ def verdict(rule: ir.Rule, record: Record) -> str:
     return evaluate(rule, record).verdict.value
 
 
+def agrees(column: str | None, python: str) -> bool:
+    """The query's verdict column agrees with the evaluator's verdict: the same verdict, or
+    the evaluator's ``error`` for a value of a type the query cannot see. A query reports
+    ``error`` only where the evaluator certainly does (an array or an object compared as a
+    scalar, text that spells no number or boolean); a number or a boolean compared with a
+    string is left to the evaluator, because Kusto may type strings inside ``dynamic``
+    values (issue 12). So the column never says ``error`` where the evaluator does not."""
+    return python in (column, "error")
+
+
 def where_probe(rule: ir.Rule) -> ir.Rule:
     """A rule whose condition is ``rule``'s ``where``: its verdict is the ``where``'s outcome
     (``error`` where the evaluator cannot compare)."""

@@ -360,11 +360,52 @@ def _bag_pack(args: list[Value]) -> Value:
     return dynamic(bag)
 
 
+def _strcat(args: list[Value]) -> Value:
+    """The arguments converted to strings and joined, 1 to 64 of them
+    (https://learn.microsoft.com/kusto/query/strcat-function)."""
+    if not 1 <= len(args) <= 64:
+        raise OracleError("strcat() takes 1 to 64 arguments")
+    return string("".join(str(tostring(a).v) for a in args))
+
+
+def _indexof(args: list[Value]) -> Value:
+    """"The zero-based index position of lookup", -1 when it does not occur; the comparison
+    is ordinal, case and all (https://learn.microsoft.com/kusto/query/indexof-function).
+    Only the two-argument form is in the subset; both sides are strings here."""
+    _arity("indexof", args, 2)
+    _need(args[0], (Kind.STRING,), "indexof() source")
+    _need(args[1], (Kind.STRING,), "indexof() lookup")
+    return long(str(args[0].v).find(str(args[1].v)))
+
+
+def _substring(args: list[Value]) -> Value:
+    """The characters from ``startingIndex`` (zero-based) to the end, or ``length`` of them;
+    "if a negative number, the substring will be retrieved from the end of the source
+    string" (https://learn.microsoft.com/kusto/query/substring-function). A start past the
+    end gives the empty string."""
+    if len(args) not in (2, 3):
+        raise OracleError("substring() takes a string, a start and an optional length")
+    _need(args[0], (Kind.STRING,), "substring()")
+    for arg in args[1:]:
+        _need(arg, (Kind.LONG, Kind.INT), "substring() position")
+    text, start = str(args[0].v), args[1].v
+    if start is None:
+        return string("")
+    start = max(0, start + len(text)) if start < 0 else start
+    if len(args) == 2:
+        return string(text[start:])
+    length = args[2].v
+    if length is None or length < 0:
+        raise OracleError("substring() with a negative length is outside the subset")
+    return string(text[start:start + length])
+
+
 FUNCTIONS: dict[str, Callable[[list[Value]], Value]] = {
     "gettype": _gettype, "tostring": _tostring, "todouble": _todouble, "tobool": _tobool,
     "tolower": _tolower, "isnull": _isnull, "isnotnull": _isnotnull, "not": _not, "iff": _iff,
     "case": _case, "min_of": _extreme("min_of", min), "max_of": _extreme("max_of", max),
     "array_length": _array_length, "strlen": _strlen, "bag_keys": _bag_keys, "bag_pack": _bag_pack,
+    "pack": _bag_pack, "strcat": _strcat, "indexof": _indexof, "substring": _substring,
 }
 
 __all__ = ["FUNCTIONS", "Env", "evaluate"]

@@ -1,5 +1,5 @@
 """Tabular operators: a table, ``where``, ``extend``, ``project``, ``join kind=leftouter``
-and ``summarize`` with ``take_anyif`` and ``countif``.
+and ``summarize`` with ``take_anyif``, ``make_bag`` and ``countif``.
 
 A relation carries its schema (column name → kind) beside its rows, so that an operator on
 no rows still knows the kinds of its columns (a leftouter join must know what null to put
@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.kqloracle import syntax as s
 from tests.kqloracle.scalar import Env, evaluate
-from tests.kqloracle.values import Kind, OracleError, Readings, Value, column_value, long, null_of
+from tests.kqloracle.values import Kind, OracleError, Readings, Value, column_value, dynamic, long, null_of
 
 Schema = dict[str, Kind]
 Row = dict[str, Value]
@@ -187,6 +187,24 @@ def _aggregate(call: s.Call, rows: list[Row], null_row: Row, readings: Readings)
         if not present:
             return null_of(kind)
         return present[0] if readings.take_any == "first" else present[-1]
+    if call.name == "make_bag":
+        # "A dynamic property bag of all the property bags in the group"; a value that is not
+        # a bag is ignored; "if a key appears in more than one row, an arbitrary value, out of
+        # the possible values associated with this key, is selected"; no bag at all gives an
+        # empty one (https://learn.microsoft.com/kusto/query/make-bag-aggregation-function).
+        if len(call.args) != 1:
+            raise OracleError("make_bag() takes one expression (the maximum size is outside the subset)")
+        kind = evaluate(call.args[0], Env(null_row, readings)).kind
+        if kind is not Kind.DYNAMIC:
+            raise OracleError(f"make_bag() needs a dynamic expression, not a {kind.value}")
+        bag: dict[str, Any] = {}
+        for row in rows:
+            data = evaluate(call.args[0], Env(row, readings)).v
+            if isinstance(data, dict):
+                for key, item in data.items():
+                    if key not in bag or readings.take_any == "last":
+                        bag[key] = item
+        return dynamic(bag)
     raise OracleError(f"aggregation {call.name}() is outside the oracle's subset")
 
 

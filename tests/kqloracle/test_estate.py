@@ -22,7 +22,7 @@ from policyengine.records.assemble import assemble
 from policyengine.records.model import Record
 from policyengine.sources.export import open_input
 from tests.kqloracle import ALL_READINGS, Readings, arg_tables, execute
-from tests.kqloracle.agreement import APPLIES, rebuild, verdict, where_probe
+from tests.kqloracle.agreement import APPLIES, agrees, rebuild, verdict, where_probe
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def test_verdict_columns_equal_the_offline_scan(query: Query, readings: Readings
     for rule_id, column in query.verdicts:
         got = {str(r["id"]).lower(): r[column] for r in rows}
         want = {rid: est.verdicts[(rule_id, rid)] for rid in got}
-        assert got == want, rule_id
+        differ = {rid: (got[rid], want[rid]) for rid in got if not agrees(got[rid], want[rid])}
+        assert not differ, (rule_id, differ)
 
 
 @pytest.mark.parametrize("query", _queries(), ids=lambda q: q.resource_type)
@@ -134,4 +135,7 @@ def test_the_estate_exercises_every_verdict_the_queries_can_compute() -> None:
     for query in est.plan.queries:
         for row in execute(query.text, est.tables):
             seen.update(row[c] for _, c in query.verdicts)
-    assert {"pass", "fail", "error"} <= set(seen)
+    # The estate's errors are values of the wrong scalar type (a boolean where a string is
+    # compared), which the queries leave to the evaluator (agreement.agrees).
+    assert {"pass", "fail"} <= set(seen)
+    assert "error" in {v for (_, _), v in est.verdicts.items()}
