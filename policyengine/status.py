@@ -82,6 +82,28 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Denied:
+    """A read Azure refused (403): what was to be read, the resource or subscription it was
+    read for, and the role that would allow it. It leaves the rules that need it ``unknown``
+    and the scan incomplete (docs/architecture.md, "Scan status and missing data")."""
+
+    what: str  # e.g. "Microsoft.Security/pricings 'OpenSourceRelationalDatabases'"
+    scope: str  # the id the read was for: a server, a subscription
+    role: str  # the built-in role that grants the read: "Reader", "Security Reader"
+
+    def text(self) -> str:
+        return f"read denied (403): {self.what} of {self.scope}; the {self.role} role there would allow it"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"what": self.what, "scope": self.scope, "role": self.role}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Denied:
+        return cls(str(data.get("what") or "?"), str(data.get("scope") or "?"),
+                   str(data.get("role") or "Reader"))
+
+
+@dataclass(frozen=True)
 class Missing:
     """Data the rules read that the input did not hold, and the command that would get it."""
 
@@ -115,10 +137,15 @@ class ScanStatus:
     input_errors: list[InputProblem] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
     tenant_id: str | None = None
+    #: Reads Azure refused (403): each makes the scan incomplete.
+    denied: list[Denied] = field(default_factory=list)
+    #: Children Azure always has that ARM said it does not (404), counted apart from denials:
+    #: their rules are ``unknown``, but the identity saw all it was allowed to.
+    not_found: int = 0
 
     @property
     def complete(self) -> bool:
-        return not self.not_evaluated and not self.truncated
+        return not self.not_evaluated and not self.truncated and not self.denied
 
     def merge(self, other: ScanStatus) -> None:
         """Take in what another part of the scan (a snapshot, the live side) could not do."""
@@ -126,6 +153,8 @@ class ScanStatus:
         self.truncated += other.truncated
         self.unread_children += other.unread_children
         self.input_errors += other.input_errors
+        self.denied += other.denied
+        self.not_found += other.not_found
         self.tenant_id = self.tenant_id or other.tenant_id
 
     def gap_lines(self) -> list[str]:
@@ -134,6 +163,7 @@ class ScanStatus:
             return []
         lines = [gap.text() for gap in self.not_evaluated]
         lines += [f"truncated: {what}" for what in self.truncated]
+        lines += [denied.text() for denied in self.denied]
         if self.unread_children:
             lines.append(f"{self.unread_children} child resource(s) could not be read")
         return lines
@@ -147,6 +177,8 @@ class ScanStatus:
             "unreadChildren": self.unread_children,
             "inputErrors": [p.to_json() for p in self.input_errors],
             "missingData": [m.to_json() for m in self.missing],
+            "denied": [d.to_json() for d in self.denied],
+            "notFound": self.not_found,
         }
         if self.tenant_id is not None:
             out["tenantId"] = self.tenant_id
@@ -160,12 +192,17 @@ class ScanStatus:
         truncated = data.get("truncated")
         unread = data.get("unreadChildren")
         tenant = data.get("tenantId")
+        denied = data.get("denied")
+        found = data.get("notFound")
         status = cls(source,
                      [Gap.from_json(g) if isinstance(g, Mapping) else Gap("?", str(g))
                       for g in (gaps if isinstance(gaps, list) else [])],
                      [str(t) for t in (truncated if isinstance(truncated, list) else [])],
                      unread if isinstance(unread, int) and not isinstance(unread, bool) else 0,
-                     tenant_id=tenant if isinstance(tenant, str) else None)
+                     tenant_id=tenant if isinstance(tenant, str) else None,
+                     denied=[Denied.from_json(d) if isinstance(d, Mapping) else Denied(str(d), "?", "Reader")
+                             for d in (denied if isinstance(denied, list) else [])],
+                     not_found=found if isinstance(found, int) and not isinstance(found, bool) else 0)
         if data.get("complete") is False and status.complete:
             status.truncated.append("the snapshot says its collection was incomplete")
         return status

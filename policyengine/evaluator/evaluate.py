@@ -26,7 +26,7 @@ from policyengine import ir
 from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.operators import OPERATORS, OperandError, presence_holds, specialize
 from policyengine.paths import MISSING, FieldPath, lookup
-from policyengine.records.model import SUBSCRIPTION_TYPE, Record
+from policyengine.records.model import SUBSCRIPTION_TYPE, Record, assumed_note
 from policyengine.unknown import Unknown, contains_unknown
 
 PASS, FAIL, UNKNOWN = Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN
@@ -63,7 +63,10 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     children: Mapping[Any, Any] = holder.children
     if rel.key in children:
         child = children[rel.key]
-        return _Related(MISSING if child is None else child, True)
+        if child is None:
+            return _Related(MISSING, True)
+        # A live scan's platform default after a 404 says so in the evidence.
+        return _Related(child, True, assumed_note(child))
     reason = holder.unread.get(rel.type.lower()) or holder.unread.get("*")
     if reason is None and holder.origin.kind is ir.SourceKind.DECLARED and rel.scope is ir.Scope.CHILD:
         # A template declares its resources' children; it does not own the subscription, so

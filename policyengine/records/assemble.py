@@ -38,6 +38,7 @@ from policyengine.records.model import (
     ChildKey,
     Origin,
     Record,
+    assumed_note,
     id_has_type,
     parent_id,
     pop_unread,
@@ -290,11 +291,29 @@ class Assembler:
                     "/resourcegroups/" not in lid:
                 # A subscription-scope resource such as Microsoft.Security/pricings/<plan>.
                 self._check_unsealed(sub, key, row, file)
-                self._put(sub.children, key, self.wanted.keep(ltype, data), (file, row.line))
+                self._subscription_child(sub, key, data, ltype, (file, row.line))
                 return None
             self.stats.ignored[ltype or "(no type)"] += 1
             return self._flush() if self.streaming else None
         return self._resource(data, lid, ltype, sub, (file, row.line))
+
+    def _subscription_child(self, sub: Node[Where], key: ChildKey, data: dict[str, Any], ltype: str,
+                            where: Where) -> None:
+        """Attach a subscription-scope row. A live scan annotates the row it could not read
+        (a 403: the rules on it are ``unknown``) and the one it took from the platform default
+        (a 404: the note goes to the evidence)."""
+        note = data.pop(ANNOTATION, None) if ANNOTATION in data else None
+        unread = pop_unread({ANNOTATION: note}) if note is not None else {}
+        if unread:
+            for rtype, why in unread.items():
+                sub.children.unknown(rtype, why)
+            sub.changed()
+            return
+        kept = self.wanted.keep(ltype, data)
+        assumed = assumed_note({ANNOTATION: note}) if note is not None else None
+        if assumed is not None:
+            kept = {**kept, ANNOTATION: {"assumed": assumed}}
+        self._put(sub.children, key, kept, where)
 
     def _resource(self, data: dict[str, Any], lid: str, ltype: str, sub: Node[Where] | None,
                   where: Where) -> Record | None:

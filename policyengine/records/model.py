@@ -117,6 +117,14 @@ def pop_unread(data: dict[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in unread.items()}
 
 
+def assumed_note(data: Mapping[str, Any]) -> str | None:
+    """The note on a related row that a live scan made up from the platform default (ARM
+    answered 404 for a resource Azure always has), for the evidence; None for a row read."""
+    note = data.get(ANNOTATION) if ANNOTATION in data else None
+    assumed = note.get("assumed") if isinstance(note, dict) else None
+    return assumed if isinstance(assumed, str) else None
+
+
 def declared_id(subscription: str | Unknown, group: str | Unknown | None, resource_type: str,
                 names: Sequence[str | Unknown]) -> str:
     """The ARM id of a resource a template or plan declares; a part known only at deployment

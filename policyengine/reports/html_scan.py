@@ -90,6 +90,8 @@ def scan_section(summary: Summary, context: ReportContext) -> str:
         out.append("</tbody></table>")
     if scan.truncated:
         out.append("<h3>Truncated queries</h3>" + _list(scan.truncated, ""))
+    if scan.denied:  # each with the role that would allow it (docs/architecture.md, "Scan status")
+        out.append("<h3>Denied reads</h3>" + _list((d.text() for d in scan.denied), ""))
     out.append("<h3>Inputs</h3>" + _list(context.inputs, "none"))
     out.append("<h3>Resources by type</h3>" + _count_table("resources-by-type", "evaluated", stats.resources))
     if stats.ignored:

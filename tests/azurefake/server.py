@@ -11,7 +11,8 @@ It serves an estate (ARG-shaped rows, as ``examples/estate.json``) the way Azure
   headers.
 * ``GET /subscriptions``, ``GET {server}/configurations`` (paged with ``nextLink``),
   ``GET {server}/advancedThreatProtectionSettings/Default``,
-  ``GET {server}/securityAlertPolicies/Default`` serve what ARG cannot see.
+  ``GET {server}/securityAlertPolicies/Default`` serve what ARG cannot see, and
+  ``GET /subscriptions/{id}/providers/Microsoft.Security/pricings/{name}`` what it may not show.
 
 Faults are injected by :class:`Fault` rules (status, headers, body, delay, how many times),
 matched on method and path (and the request body, for one query among the others), so a test
@@ -78,6 +79,9 @@ class Estate:
     children: dict[str, list[dict[str, Any]]]  # lower-case parent id -> child resources
     subscriptions: list[dict[str, Any]]
     tenant_id: str = "72f988bf-0000-0000-0000-000000000000"
+    #: Subscription-scope resources ARM serves by id (lower-case), the Defender pricings: a test
+    #: may hide one from Resource Graph (``securityresources``) and leave it here.
+    arm_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> Estate:
@@ -100,7 +104,16 @@ class Estate:
                     "subscriptionId": sid, "tenantId": cls.tenant_id, "properties": {"state": "Enabled"}}))
         subscriptions = [{"id": f"/subscriptions/{sid}", "subscriptionId": sid, "displayName": sid,
                           "state": "Enabled", "tenantId": cls.tenant_id} for sid in seen]
-        return cls(tables, children, subscriptions)
+        arm_resources = {row["id"].lower(): row for row in rows
+                         if str(row.get("type", "")).lower() == "microsoft.security/pricings"}
+        return cls(tables, children, subscriptions, arm_resources=arm_resources)
+
+    def hide_from_graph(self, subscription: str) -> None:
+        """Resource Graph leaves out this subscription's pricings (ARM still has them), as it
+        does for rows the identity may not read."""
+        prefix = f"/subscriptions/{subscription}/".lower()
+        self.tables["securityresources"] = [r for r in self.tables["securityresources"]
+                                            if not str(r.get("id", "")).lower().startswith(prefix)]
 
 
 class FakeAzure:
@@ -204,6 +217,11 @@ class FakeAzure:
                 body["nextLink"] = (f"{self.endpoint}{path}?api-version={query['api-version'][0]}"
                                     f"&$skipToken={start + self.page_size}")
             return 200, body
+        if "/providers/microsoft.security/pricings/" in lowered:  # subscription scope: by id
+            held = self.estate.arm_resources.get(lowered)
+            if held is None:
+                return 404, _error("ResourceNotFound", f"{path} was not found")
+            return 200, held
         parent, _, child = lowered.rsplit("/", 2)
         for item in self.estate.children.get(parent, []):
             if item["id"].lower().rstrip("/") == lowered:

@@ -47,7 +47,11 @@ def test_faults_never_drop_a_resource(cli: Cli, azure_env: Callable[..., FakeAzu
     ]
     fake = azure_env(faults=faults)
     result, report = live(cli, "--verbose")
-    assert result.code == 1
+    # The 403 is a denied read: the scan is incomplete and says which role would allow it.
+    assert result.code == 3, result.err
+    assert report["scan"]["complete"] is False
+    assert report["scan"]["denied"] == [{"what": "Microsoft.DBforPostgreSQL/flexibleServers/configurations",
+                                         "scope": victim, "role": "Reader"}]
     got, expected = verdicts(report), verdicts(offline(cli))
     assert set(got) == set(expected)  # every (rule, resource) is there
     victim_findings = {rule: f for f in report["findings"] if f["resource"]["id"] == victim
@@ -93,16 +97,28 @@ def test_collect_and_replay(cli: Cli, azure_env: Callable[..., FakeAzure], tmp_p
     azure_env(faults=[Fault("GET", f"{victim}/advancedThreatProtectionSettings", 403)])
     snapshot = tmp_path / "estate.ndjson"
     collected = cli("collect", "--azure", "--output", str(snapshot), "--quiet")
-    assert collected.code == 0, collected.err
+    # A denied read makes the collection incomplete, and the snapshot says so.
+    assert collected.code == 3, collected.err
     lines = snapshot.read_text().splitlines()
     assert json.loads(lines[0])["$policyengine"]["order"] == "parent-first"
-    assert json.loads(lines[-1])["$policyengine"]["status"]["complete"] is True
-    _, live_report = live(cli)
-    replay = json.loads(cli("scan", str(snapshot), "--format", "json").out)
+    status = json.loads(lines[-1])["$policyengine"]["status"]
+    denied = [{"what": "Microsoft.DBforPostgreSQL/flexibleServers/advancedThreatProtectionSettings",
+               "scope": victim, "role": "Reader"}]
+    assert status["complete"] is False and status["denied"] == denied
+    live_result, live_report = live(cli)
+    assert live_result.code == 3
+    replayed = cli("scan", str(snapshot), "--format", "json")
+    replay = json.loads(replayed.out)
     assert verdicts(replay) == verdicts(live_report)
     messages = {(f["rule"]["id"], f["resource"]["id"]): f["message"] for f in replay["findings"]}
     assert "403" in messages[("PG-FLEX-003", victim)]  # what could not be read survives the snapshot
     assert replay["scan"]["source"] == "snapshot"
+    # The replay is as incomplete as the collection, for the same denied read.
+    assert replayed.code == 3
+    assert replay["scan"]["complete"] is False and replay["scan"]["denied"] == denied
+    assert cli("scan", str(snapshot), "--format", "json", "--allow-incomplete").code == 1
+    table = cli("scan", str(snapshot), "--format", "table").out
+    assert "INCOMPLETE SCAN" in table and "read denied (403)" in table and "the Reader role" in table
 
 
 def test_management_group_scope(cli: Cli, azure_env: Callable[..., FakeAzure]) -> None:

@@ -12,6 +12,13 @@ it say ``unknown``. Whatever keeps a Resource Graph query over a batch from givi
 repeating ``$skipToken``, rows without a usable id — becomes one :class:`Gap` for that type and
 batch, saying why; the other types and batches are still read and judged, and the scan is
 incomplete (docs/architecture.md, "Scan status and missing data").
+
+Absence in Resource Graph proves nothing (it silently leaves out rows the identity may not
+read): a subscription-scope resource a query joins in but did not get, the Defender plan, is
+read from ARM once per subscription before the subscription's records are built. A read Azure
+denies (403), of a child or of a plan, is listed in ``ScanStatus.denied`` with the role that
+would allow it, and makes the scan incomplete; a 404 for what Azure always has is counted in
+``ScanStatus.not_found`` (a plan then takes its platform default, with a note on the evidence).
 """
 
 from __future__ import annotations
@@ -23,14 +30,33 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from policyengine.kql.plan import ArmRead, Plan, Query
+from policyengine.catalog import catalog
+from policyengine.kql.plan import ArmRead, Plan, Query, RelatedColumn
 from policyengine.records.model import ANNOTATION
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
 from policyengine.sources.azure.graph import BATCH, GraphClient, GraphError, Paging
-from policyengine.status import Gap, ScanStatus
+from policyengine.status import Denied, Gap, ScanStatus
 
 SUBSCRIPTIONS_API = "/subscriptions?api-version=2022-12-01"
 WINDOW = 64
+
+#: The built-in role that grants a read, by lower-case related type, for the report of a
+#: denied read (Reader covers resources and their children; Defender's pricings need
+#: Security Reader: https://learn.microsoft.com/azure/defender-for-cloud/permissions).
+ROLES = {"microsoft.security/pricings": "Security Reader"}
+#: Where no catalog entry says how to read a subscription-scope type from ARM: Microsoft.Security/
+#: pricings, whose latest stable REST version is 2024-01-01 (azure-rest-api-specs,
+#: specification/security/resource-manager/Microsoft.Security/stable/2024-01-01/pricings.json).
+PRICINGS_PATH = "/subscriptions/{subscriptionId}/providers/Microsoft.Security/pricings/{name}"
+PRICINGS_API = "2024-01-01"
+#: What Azure holds for a subscription-scope resource it always has but answers 404 for: a
+#: Defender plan never turned on is on the Free tier (docs/architecture.md, "Scan status and
+#: missing data").
+PLATFORM_DEFAULTS: dict[str, dict[str, Any]] = {"microsoft.security/pricings": {"pricingTier": "Free"}}
+
+
+def role_for(related_type: str) -> str:
+    return ROLES.get(related_type.lower(), "Reader")
 
 
 @dataclass(frozen=True)
@@ -102,6 +128,10 @@ def _put(node: Any, path: tuple[str | int, ...], value: Any) -> None:
             node = node[seg]
 
 
+def _related_key(rid: str) -> str:
+    return rid.lower().rstrip("/")
+
+
 def _needed(query: Query, read: ArmRead, plan: Plan, row: dict[str, Any]) -> bool:
     """Whether any rule that needs ``read`` may apply to this resource (its ``where``, computed
     in the query, is not known to exclude it)."""
@@ -128,6 +158,8 @@ class LiveScan:
         self.status = ScanStatus("live")
         self._lock = threading.Lock()
         self._emitted: set[str] = set()
+        #: Subscription-scope resources (lower-case id) given by Resource Graph or read from ARM.
+        self._read_related: set[str] = set()
 
     # -- scope ------------------------------------------------------------------------------
     def batches(self) -> list[list[str] | None]:
@@ -220,10 +252,58 @@ class LiveScan:
                           f"{self.arm.stats.requests} ARM reads")
 
     def _subscription_rows(self, query: Query, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The subscription-scope resources joined into ``row``; one Resource Graph did not
+        return is read from ARM (once per subscription), since Resource Graph silently leaves
+        out rows the identity may not read: absence alone proves nothing."""
         for related in query.related:
             bag = row.get(related.column)
             if usable(bag):
+                self._read_related.add(_related_key(bag["id"]))
                 yield from self._once(bag)
+                continue
+            subscription = row.get("subscriptionId")
+            if not isinstance(subscription, str) or not subscription:
+                continue
+            rid = f"/subscriptions/{subscription}/providers/{related.related_type}/{related.name}"
+            if _related_key(rid) in self._read_related:
+                continue
+            self._read_related.add(_related_key(rid))
+            yield from self._once(self._related_from_arm(related, subscription, rid))
+
+    def _related_from_arm(self, related: RelatedColumn, subscription: str, rid: str) -> dict[str, Any]:
+        """The row for a subscription-scope resource from ARM: as ARM gives it (200); the
+        platform default with a note (404 for what Azure always has); else a row annotated as
+        unread, so the rules that read it say ``unknown`` (and a 403 makes the scan incomplete)."""
+        ltype = related.related_type.lower()
+        kind = catalog().get(related.related_type)
+        path, api = (kind.arm.path, kind.arm.api_version) if kind is not None and kind.arm is not None \
+            else (PRICINGS_PATH, PRICINGS_API)
+        url = path.replace("{subscriptionId}", subscription).replace("{name}", related.name)
+        shell = {"id": rid, "name": related.name, "type": related.related_type,
+                 "subscriptionId": subscription}
+        what = f"{related.related_type} '{related.name}'"
+        try:
+            body = self.arm.get(f"{url}?api-version={api}")
+        except ArmAuthError:
+            raise
+        except ArmError as exc:
+            default = PLATFORM_DEFAULTS.get(ltype)
+            assume = exc.status == 404 and default is not None
+            with self._lock:
+                self.status.unread_children += not assume
+                self.status.not_found += exc.status == 404
+                if exc.status == 403:
+                    self.status.denied.append(Denied(what, f"/subscriptions/{subscription}",
+                                                     role_for(related.related_type)))
+            if assume and default is not None:
+                settings = ", ".join(f"{k} {v}" for k, v in default.items())
+                note = (f"not in Resource Graph, and ARM answered 404 for the subscription's {what}: "
+                        f"the platform default was assumed ({settings})")
+                return {**shell, "properties": dict(default), ANNOTATION: {"assumed": note}}
+            return {**shell, ANNOTATION: {"unread": {ltype: f"not read: {exc}"}}}
+        if usable(body) and body["id"].lower() == rid.lower():
+            return body
+        return {**shell, ANNOTATION: {"unread": {ltype: "not read: ARM answered without its id"}}}
 
     def _once(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if row["id"].lower() not in self._emitted:
@@ -245,6 +325,10 @@ class LiveScan:
                 unread[read.related_type.lower()] = f"not read: {exc}"
                 with self._lock:
                     self.status.unread_children += 1
+                    if exc.status == 403:
+                        self.status.denied.append(Denied(read.related_type, rid, role_for(read.related_type)))
+                    elif exc.status == 404:
+                        self.status.not_found += 1
                 continue
             idless = sum(not usable(c) for c in found)
             if idless:  # a child the assembler cannot attach: the rules that need it cannot judge
