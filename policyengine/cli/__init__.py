@@ -199,6 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--rules", metavar="DIR", action="append", default=[],
                       help="a rule directory to test; repeatable")
 
+    doctor = sub.add_parser("doctor", help="check sign-in, roles and the query dialect for live scans",
+                            description="With your credentials, in a few requests: whether sign-in "
+                            "works, which subscriptions are visible, whether securityresources and the "
+                            "ARM reads of server children are allowed, and whether Resource Graph "
+                            "accepts each class of KQL construct the compiled queries use. One line "
+                            "per check (ok, FAIL with the fix, skip); exit 3 if any fails.")
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    _add_rule_options(doctor)
+    _add_catalog_option(doctor)
+    add_azure_options(doctor)
+
     from policyengine.cli.lint import add_lint_command
 
     add_lint_command(sub)
@@ -218,6 +229,7 @@ COMMANDS = {
     "frameworks": ("rules", "run_frameworks"),
     "rules": ("rules", "run_rules"),
     "lint": ("lint", "run_lint"),
+    "doctor": ("doctor", "run_doctor"),
     "test": ("rules", "run_test"),
 }
 
