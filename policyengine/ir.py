@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,3 +182,28 @@ class Rule:
             if rel.name == name:
                 return rel
         return None
+
+
+def walk(node: Condition) -> Iterator[Condition]:
+    """Every node of a condition tree, ``node`` first, depth first: the one traversal the back
+    ends and the linter share, so a new node kind is taught to the tree in one place."""
+    stack: list[Condition] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, Count):
+            if current.where is not None:
+                stack.append(current.where)
+        elif isinstance(current, Not):
+            stack.append(current.item)
+        elif isinstance(current, AllOf | AnyOf):
+            stack.extend(reversed(current.items))
+
+
+def condition_paths(rule: Rule) -> Iterator[FieldPath]:
+    """Every field path the rule's ``where`` and ``condition`` read."""
+    for root in (rule.where, rule.condition):
+        if root is not None:
+            for node in walk(root):
+                if isinstance(node, Compare | Count):
+                    yield node.path

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from policyengine.kql import typed as kql
-
 Scalar = str | int | float | bool
 
 
@@ -227,20 +225,17 @@ def _has_value(actual: Any) -> bool:
     return actual not in ("", [], {}) if isinstance(actual, (str, list, dict)) else True
 
 
-KqlRender = Callable[[str, Any, bool, str], kql.KqlTest]
-
-
 @dataclass(frozen=True)
 class Operator:
     """One operator: the kind of value the rule gives it (``scalar``, ``list`` of scalars,
-    ``bool``, ``string``, ``regex``, ``number``, ``count``), how it reads in evidence, its
-    Python predicate and, beside it, its KQL rendering (:mod:`policyengine.kql.typed`)."""
+    ``bool``, ``string``, ``regex``, ``number``, ``count``), how it reads in evidence, and its
+    Python predicate. Each other back end keeps its own table keyed by the operator's name
+    (``kql.typed.RENDERERS``, ``export``'s), as sqlglot's dialect generators do."""
 
     name: str
     value: str
     describe: str
     predicate: Callable[[Any, Any, bool], bool]
-    kql: KqlRender
     presence: bool = False
 
 
@@ -272,30 +267,28 @@ def _ends(a: Any, e: str, cs: bool) -> bool:
     return _fold(_as_str(a), cs).endswith(_fold(e, cs))
 
 
-# name, value kind, evidence text, Python predicate, KQL rendering — side by side.
+# name, value kind, evidence text, Python predicate.
 OPERATORS: dict[str, Operator] = {
     op.name: op
     for op in (
-        Operator("equals", "scalar", "equals {}", values_equal, kql.equals),
-        Operator("notEquals", "scalar", "does not equal {}", _not_equal, kql.negate(kql.equals)),
-        Operator("in", "list", "is one of {}", _in, kql.one_of),
-        Operator("notIn", "list", "is none of {}", _not_in, kql.negate(kql.one_of)),
-        Operator("exists", "bool", "exists: {}", _absent_only, kql.exists, presence=True),
-        Operator("hasValue", "bool", "has a value: {}", _absent_only, kql.has_value, presence=True),
-        Operator("contains", "scalar", "contains {}", _contains, kql.contains),
-        Operator("notContains", "scalar", "does not contain {}", _not_contains, kql.negate(kql.contains)),
-        Operator("startsWith", "string", "starts with {}", _starts, kql.affix("startswith")),
-        Operator("endsWith", "string", "ends with {}", _ends, kql.affix("endswith")),
-        Operator("match", "regex", "matches the pattern {}", _match, kql.matches),
-        Operator("greater", "number", "is greater than {}", _numeric(lambda a, e: a > e), kql.numeric(">")),
-        Operator("greaterOrEquals", "number", "is at least {}", _numeric(lambda a, e: a >= e),
-                 kql.numeric(">=")),
-        Operator("less", "number", "is less than {}", _numeric(lambda a, e: a < e), kql.numeric("<")),
-        Operator("lessOrEquals", "number", "is at most {}", _numeric(lambda a, e: a <= e),
-                 kql.numeric("<=")),
+        Operator("equals", "scalar", "equals {}", values_equal),
+        Operator("notEquals", "scalar", "does not equal {}", _not_equal),
+        Operator("in", "list", "is one of {}", _in),
+        Operator("notIn", "list", "is none of {}", _not_in),
+        Operator("exists", "bool", "exists: {}", _absent_only, presence=True),
+        Operator("hasValue", "bool", "has a value: {}", _absent_only, presence=True),
+        Operator("contains", "scalar", "contains {}", _contains),
+        Operator("notContains", "scalar", "does not contain {}", _not_contains),
+        Operator("startsWith", "string", "starts with {}", _starts),
+        Operator("endsWith", "string", "ends with {}", _ends),
+        Operator("match", "regex", "matches the pattern {}", _match),
+        Operator("greater", "number", "is greater than {}", _numeric(lambda a, e: a > e)),
+        Operator("greaterOrEquals", "number", "is at least {}", _numeric(lambda a, e: a >= e)),
+        Operator("less", "number", "is less than {}", _numeric(lambda a, e: a < e)),
+        Operator("lessOrEquals", "number", "is at most {}", _numeric(lambda a, e: a <= e)),
         # count is compiled by the evaluator and the KQL generator themselves (it holds a
         # condition); its number is compared with one of the numeric operators above.
-        Operator("count", "count", "count {}", _absent_only, kql.not_expressible("count")),
+        Operator("count", "count", "count {}", _absent_only),
     )
 }
 

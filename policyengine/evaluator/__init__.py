@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from policyengine import ir
 from policyengine.evaluator.evaluate import CompiledRule, evaluate
 from policyengine.findings import Finding
-from policyengine.paths import FieldPath, Projection, add_to_projection
+from policyengine.paths import Projection, add_to_projection
 from policyengine.records.model import Record
 from policyengine.records.wanted import Wanted
 
@@ -40,7 +40,7 @@ class RuleIndex:
         out: dict[str, Projection] = {}
         for rule in self.rules:
             own = out.setdefault(rule.resource_type.lower(), dict.fromkeys(ALWAYS_KEPT))
-            for path in condition_paths(rule):
+            for path in ir.condition_paths(rule):
                 if path.is_related:
                     rel = rule.related_named(path.related_name)
                     assert rel is not None
@@ -56,21 +56,6 @@ class RuleIndex:
 
 #: Kept on every record whatever the rules read: what reports and attachment need.
 ALWAYS_KEPT = ("id", "name", "type", "subscriptionid", "resourcegroup", "location")
-
-
-def condition_paths(rule: ir.Rule) -> Iterator[FieldPath]:
-    """Every field path the rule's ``where`` and ``condition`` read."""
-    stack: list[ir.Condition] = [c for c in (rule.where, rule.condition) if c is not None]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ir.Compare | ir.Count):
-            yield node.path
-            if isinstance(node, ir.Count) and node.where is not None:
-                stack.append(node.where)
-        elif isinstance(node, ir.Not):
-            stack.append(node.item)
-        else:
-            stack.extend(node.items)
 
 
 def evaluate_records(index: RuleIndex, records: Iterable[Record]) -> Iterator[Finding]:

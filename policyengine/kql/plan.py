@@ -28,7 +28,6 @@ from typing import Any
 
 from policyengine import ir
 from policyengine.catalog import Catalog, catalog
-from policyengine.evaluator import condition_paths
 from policyengine.kql import quote
 from policyengine.kql.quote import KqlUnsupported
 from policyengine.kql.render import Operand, render, verdict_columns
@@ -266,7 +265,7 @@ class _TypePlanner:
         verdicts: list[tuple[str, str]] = []
         applies: list[tuple[str, str]] = []
         for rule in self.rules:
-            for path in condition_paths(rule):
+            for path in ir.condition_paths(rule):
                 if path.element or path.is_related or path.segments in self.paths.values():
                     continue
                 if str(path.segments[0]).lower() in ARG_COLUMNS:
@@ -366,7 +365,7 @@ def _where_paths(rule: ir.Rule) -> Iterable[FieldPath]:
     if rule.where is None:
         return ()
     probe = ir.Rule(rule.metadata, rule.resource_type, rule.where, related=rule.related)
-    return condition_paths(probe)
+    return ir.condition_paths(probe)
 
 
 def build_plan(rules: Sequence[ir.Rule], cat: Catalog | None = None) -> Plan:

@@ -95,7 +95,7 @@ def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve, name: str | None
             # ARG gives "" (never null) for an unset string column; "" has no value.
             holds = f"strlen({operand.value}) > 0"
             return _leaf(holds if node.value else f"not({holds})", "false", operand, PASS, True)
-        test = op.kql(operand.value, node.value, node.case_sensitive, NUMERIC_PATTERN)
+        test = typed.RENDERERS[node.op](operand.value, node.value, node.case_sensitive, NUMERIC_PATTERN)
         if operand.string_column:
             # One of ARG's string columns is never an array or an object (and array_length()
             # of a string does not type-check).
@@ -111,7 +111,7 @@ def render(node: ir.Condition, rule: ir.Rule, resolve: Resolve, name: str | None
         if operand.string_column:
             # A string is never an array: the evaluator says error for every resource.
             return Rendered(f"{UNKNOWN}", "true")
-        compare = OPERATORS[node.op].kql
+        compare = typed.RENDERERS[node.op]
         holds = compare(f"array_length({operand.value})", node.value, True, NUMERIC_PATTERN).holds
         # An absent array counts zero elements: decided here, at compile time.
         empty = OPERATORS[node.op].predicate(0, node.value, True)

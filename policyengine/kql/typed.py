@@ -28,6 +28,7 @@ the anchors.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,3 +194,30 @@ def not_expressible(what: str) -> Any:
         raise KqlUnsupported(what)
 
     return render
+
+
+KqlRender = Callable[[str, Any, bool, str], KqlTest]
+
+#: The KQL back end's own table: each operator of the IR (``operators.OPERATORS``) by name,
+#: rendered as a test on a KQL expression (``x``, the expected value, case-sensitive, the
+#: numeric pattern). A test holds it equal to the IR's operator list.
+RENDERERS: dict[str, KqlRender] = {
+    "equals": equals,
+    "notEquals": negate(equals),
+    "in": one_of,
+    "notIn": negate(one_of),
+    "exists": exists,
+    "hasValue": has_value,
+    "contains": contains,
+    "notContains": negate(contains),
+    "startsWith": affix("startswith"),
+    "endsWith": affix("endswith"),
+    "match": matches,
+    "greater": numeric(">"),
+    "greaterOrEquals": numeric(">="),
+    "less": numeric("<"),
+    "lessOrEquals": numeric("<="),
+    # count holds a condition: render() compiles it itself and compares its number with one
+    # of the numeric renderers above.
+    "count": not_expressible("count"),
+}

@@ -132,3 +132,14 @@ def test_presence_operator_false_is_the_negation(results: dict[str, KqlResult], 
     typed.has_value ignore the rule's boolean and always render "is present"."""
     shapes = [results[f"{name} cs=False"].shape for name in (true_case, false_case)]
     assert shapes[0] != shapes[1], "the query of `false` is the query of `true`: the rule is inverted"
+
+
+def test_the_kql_back_end_has_its_own_renderer_for_every_operator_of_the_ir() -> None:
+    # The IR names the operators once (operators.OPERATORS, Python semantics only); the KQL back
+    # end keeps its own table by name, and neither imports the other's semantics.
+    from policyengine import operators
+    from policyengine.kql.typed import RENDERERS
+    from policyengine.operators import OPERATORS
+
+    assert set(RENDERERS) == set(OPERATORS)
+    assert not any(name.startswith("kql") for name in vars(operators))
