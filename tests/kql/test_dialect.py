@@ -17,9 +17,8 @@ and not checked.)
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import pytest
 
 from policyengine import ir
 from policyengine.catalog import catalog
+from policyengine.kql.constructs import constructs
 from policyengine.kql.plan import Plan, build_plan
 from policyengine.loading.rules import load_rules
 from policyengine.operators import COUNT_COMPARISONS, OPERATORS
@@ -126,44 +126,6 @@ def _cli_summary(cli: Callable[..., Any]) -> dict[str, str]:
     blocks = result.out.strip().split("\n\n")
     return {f"compile --summary {i}": "\n".join(line for line in block.splitlines() if not line.startswith("//"))
             for i, block in enumerate(blocks)}
-
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_MATCHES = re.compile(r'matches\s+regex\s+("(?:[^"\\]|\\.)*")')
-_CALL = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\(")
-_WORD_OPERATORS = re.compile(r"(?<![\w\"'\]])(!?(?:contains|has|startswith|endswith|in|between|hasprefix|"
-                             r"hassuffix|has_any|has_all|matches)(?:_cs)?~?)(?=[\s(])")
-_SYMBOLS = re.compile(r"(=~|!~|==|!=)")
-_ARITHMETIC = re.compile(r"(?<=[\w)\]])\s([-+*/%])\s")
-_TABULAR = re.compile(r"\|\s*([a-z][a-z-]*)(?:\s+kind\s*=\s*(\w+))?")
-
-
-def constructs(query: str) -> Iterator[str]:
-    """The constructs of one query, each named as evidence.json names it."""
-    for literal in _MATCHES.findall(query):
-        yield 'matches regex "(?i)..."' if json.loads(literal).startswith("(?i)") else "matches regex"
-    text = _STRING.sub('""', query)  # literals (and ["bracketed names"]) are data, not syntax
-    for name in _CALL.findall(text):
-        if name.lower() not in ("in", "and", "or"):
-            yield f"{name}()"
-    for word in _WORD_OPERATORS.findall(text):
-        if word == "matches":
-            continue
-        yield {"in": "in (", "!in": "!in (", "in~": "in~ ("}.get(word, word)
-    yield from _SYMBOLS.findall(text)
-    for symbol in _ARITHMETIC.findall(text):
-        yield f"arithmetic a {symbol} b"
-    for word in re.findall(r"\b(and|or)\b", text):
-        yield f" {word} "
-    for operator, kind in _TABULAR.findall(text):
-        if operator == "join":
-            yield f"join kind={kind}" if kind else "join (default kind)"
-        elif operator in ("take", "limit"):
-            yield "| take/limit"
-        elif operator in ("order", "sort"):
-            yield "| order/sort by"
-        else:
-            yield f"| {operator}"
 
 
 def test_the_tokenizer_finds_the_constructs_without_evidence() -> None:
