@@ -184,20 +184,27 @@ class Rule:
         return None
 
 
+def children(node: Condition) -> list[tuple[Condition, tuple[str | int, ...]]]:
+    """The direct sub-conditions of a node, each with its place under the node as a rule
+    writes it (``("allOf", 0)``, ``("not",)``, ``("count", "where")``). The one place that
+    knows the tree's shape: :func:`walk`, the linter and the back ends' traversals use it."""
+    if isinstance(node, AllOf | AnyOf):
+        key = "allOf" if isinstance(node, AllOf) else "anyOf"
+        return [(item, (key, i)) for i, item in enumerate(node.items)]
+    if isinstance(node, Not):
+        return [(node.item, ("not",))]
+    if isinstance(node, Count) and node.where is not None:
+        return [(node.where, ("count", "where"))]
+    return []
+
+
 def walk(node: Condition) -> Iterator[Condition]:
-    """Every node of a condition tree, ``node`` first, depth first: the one traversal the back
-    ends and the linter share, so a new node kind is taught to the tree in one place."""
+    """Every node of a condition tree, ``node`` first, depth first, in the order written."""
     stack: list[Condition] = [node]
     while stack:
         current = stack.pop()
         yield current
-        if isinstance(current, Count):
-            if current.where is not None:
-                stack.append(current.where)
-        elif isinstance(current, Not):
-            stack.append(current.item)
-        elif isinstance(current, AllOf | AnyOf):
-            stack.extend(reversed(current.items))
+        stack.extend(child for child, _ in reversed(children(current)))
 
 
 def condition_paths(rule: Rule) -> Iterator[FieldPath]:

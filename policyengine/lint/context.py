@@ -135,12 +135,5 @@ def _walk(node: ir.Condition, path: JsonPath,
 
 
 def children(node: ir.Condition, path: JsonPath) -> list[tuple[ir.Condition, JsonPath]]:
-    """The direct sub-conditions of a node, with their places."""
-    if isinstance(node, ir.AllOf | ir.AnyOf):
-        key = "allOf" if isinstance(node, ir.AllOf) else "anyOf"
-        return [(item, (*path, key, i)) for i, item in enumerate(node.items)]
-    if isinstance(node, ir.Not):
-        return [(node.item, (*path, "not"))]
-    if isinstance(node, ir.Count) and node.where is not None:
-        return [(node.where, (*path, "count", "where"))]
-    return []
+    """The direct sub-conditions of a node, with their places in the rule document."""
+    return [(child, (*path, *where)) for child, where in ir.children(node)]

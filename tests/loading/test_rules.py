@@ -236,3 +236,20 @@ def test_a_rule_file_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     with pytest.raises(RuleLoadErrors) as info:
         load(path)
     assert str(info.value) == f"{path}:12:3: not UTF-8 text: byte 0xff cannot be decoded (invalid start byte)"
+
+
+def test_the_ir_walker_visits_every_node_in_written_order(write: Callable[[str, str], Path]) -> None:
+    path = write("r.yaml", rule_text("""
+        resource: Microsoft.DBforPostgreSQL/flexibleServers
+        condition:
+          anyOf:
+            - {field: properties.a, equals: x}
+            - not: {field: properties.b, exists: true}
+            - {field: "properties.c", count: {where: {field: "@.d", equals: y}, greater: 0}}
+    """))
+    (rule,) = load(path)
+    assert rule.condition is not None
+    kinds = [type(node).__name__ for node in ir.walk(rule.condition)]
+    assert kinds == ["AnyOf", "Compare", "Not", "Compare", "Count", "Compare"]
+    assert [where for _, where in ir.children(rule.condition)] == [("anyOf", 0), ("anyOf", 1), ("anyOf", 2)]
+    assert [p.text for p in ir.condition_paths(rule)] == ["properties.a", "properties.b", "properties.c", "@.d"]
