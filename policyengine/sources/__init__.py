@@ -85,14 +85,22 @@ class DeclaredSource:
 
         check_options(self.targets, self.options)
         for target in self.targets:
+            judged = 0
             try:
                 for record in target_records(target, self.options, log):
                     log.rows += 1
-                    kept = record.type.lower() in wanted.targets
-                    (log.resources if kept else log.ignored)[record.type] += 1
+                    # Counted by lower-case type, as export rows are: one line per type in a
+                    # report, whichever casing each source spells it in.
+                    ltype = record.type.lower()
+                    kept = ltype in wanted.targets
+                    judged += kept
+                    (log.resources if kept else log.ignored)[ltype] += 1
                     yield record
             except InputError as exc:
                 log.add_error(InputProblem.of(exc, file=target.shown))
+            else:
+                if not judged:  # read, and nothing in it for the rules: said, not silent
+                    log.notes.append(f"{target.shown}: declares no resource the rules judge")
 
     def status(self) -> ScanStatus:
         return ScanStatus("pre-deployment")
