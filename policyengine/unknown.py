@@ -99,18 +99,6 @@ def segment_text(segment: str | Unknown) -> str:
     return segment if isinstance(segment, str) else f"[{segment.text}]"
 
 
-def segments_equal(a: Sequence[str | Unknown], b: Sequence[str | Unknown]) -> bool:
-    """Whether two names are the same resource: known segments compare case-insensitively
-    (Azure names do), unknown ones by the expression they stand for."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if isinstance(x, str) and isinstance(y, str):
-            if x.lower() != y.lower():
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 def contains_unknown(value: Any) -> Unknown | None:

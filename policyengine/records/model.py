@@ -104,8 +104,6 @@ def parent_id(resource_id: str) -> str:
     return resource_id.rstrip("/").rsplit("/", 2)[0]
 
 
-def is_child_type(resource_type: str) -> bool:
-    return resource_type.count("/") >= 2
 
 
 def pop_unread(data: dict[str, Any]) -> dict[str, str]:

@@ -131,12 +131,18 @@ class JsonStream:
             return
         while True:
             yield self.value()
-            nxt = self.skip_ws()
-            self.pos += 1
-            if nxt == "]":
+            if self._closed("]", " between rows"):
                 return
-            if nxt != ",":
-                raise self.error("invalid JSON: expected ',' or ']' between rows", self.pos - 1)
+
+    def _closed(self, closer: str, where: str = "") -> bool:
+        """After an element: True at the container's ``closer``, False at a comma (both read)."""
+        nxt = self.skip_ws()
+        self.pos += 1
+        if nxt == closer:
+            return True
+        if nxt != ",":
+            raise self.error(f"invalid JSON: expected ',' or '{closer}'{where}", self.pos - 1)
+        return False
 
     def members(self, streamed: str | Collection[str]) -> Iterator[tuple[str | None, Any, int]]:
         """The members of a JSON object as ``(key, value, line)``; an array under a key in
@@ -170,11 +176,7 @@ class JsonStream:
                     if isinstance(value, InputProblem):
                         raise InputError(value.message, value.span)
                     yield key, value, line
-                nxt = self.skip_ws()
-                self.pos += 1
-                if nxt == "}":
+                if self._closed("}"):
                     break
-                if nxt != ",":
-                    raise self.error("invalid JSON: expected ',' or '}'", self.pos - 1)
         if self.skip_ws():
             raise self.error("invalid JSON: extra data after the document", self.pos)

@@ -139,12 +139,6 @@ def parse_address(text: str) -> ResourceAddr | None:
     return ResourceAddr(tuple(module), str(steps[at][1]), str(steps[at + 1][1]), key, mode)
 
 
-def parse_module_path(text: str) -> ModulePath | None:
-    """``module.a[0].module.b`` -> its steps (``""`` is the root module); None if malformed."""
-    if not text:
-        return ()
-    parsed = parse_address(f"{text}.x.y")
-    return parsed.module if parsed is not None and parsed.local == "x.y" else None
 
 
 def _optional_key(steps: Traversal, at: int) -> tuple[Key, int]:
