@@ -52,7 +52,7 @@ def run_collect(args: argparse.Namespace) -> int:
     except BaseException:
         out.abort()
         raise
-    if not args.quiet:
+    if not (getattr(args, "quiet", False) or args.no_progress):
         print(f"policyengine: wrote {count} rows to {args.output}"
               + ("" if status.complete else " (incomplete: see its last line)"), file=sys.stderr)
     return 0 if status.complete or args.allow_incomplete else 3

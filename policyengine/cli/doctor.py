@@ -56,7 +56,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     if as_json:
         print(json.dumps({"ok": not failed, "endpoint": cloud.arm_endpoint,
                           "checks": [c.to_json() for c in checks]}, indent=2))
-    elif not args.quiet:
+    elif not (getattr(args, "quiet", False) or args.no_progress):
         print("policyengine: " + ("a check failed: a live scan would be incomplete" if failed
                                   else "every check passed"), file=sys.stderr)
     return FAILED if failed else 0

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 def progress_printer(args: argparse.Namespace) -> Callable[[str], None] | None:
     """Progress on stderr when it is a terminal and not ``--quiet``; else none."""
-    if args.quiet or not sys.stderr.isatty():
+    if getattr(args, "quiet", False) or args.no_progress or not sys.stderr.isatty():
         return None
 
     def show(text: str) -> None:
