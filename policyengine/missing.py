@@ -37,7 +37,6 @@ class _Tally:
     resources: int = 0
     last: str = ""
     rules: set[str] = field(default_factory=set)
-    subscriptions: set[str] = field(default_factory=set)
 
 
 class MissingData:
@@ -63,21 +62,27 @@ class MissingData:
             tally.rules.add(finding.rule.id)
             subscription = subscription_of(finding.resource_id)
             if subscription:
-                tally.subscriptions.add(subscription.lower())
                 self.subscriptions.add(subscription.lower())
 
     def result(self) -> list[Missing]:
-        return [Missing(_NAMES.get(rtype, rtype), tally.resources, tuple(sorted(tally.rules)),
-                        collect_command(tally.subscriptions))
+        """Each kind of data missing, with the one command that collects everything missing
+        (one collection of the subscriptions concerned reads every kind at once)."""
+        command = collect_command(self.subscriptions)
+        return [Missing(_NAMES.get(rtype, rtype), tally.resources, tuple(sorted(tally.rules)), command)
                 for rtype, tally in sorted(self.by_type.items())]
 
-    def lines(self) -> list[str]:
-        """What to print on stderr: each kind of data missing, then one command for all."""
+    def lines(self, width: int = 80) -> list[str]:
+        """What to print on stderr, at most ``width`` wide where it can be: each kind of data
+        missing, then one command for all (broken where a shell joins it again)."""
+        from policyengine.reports.layout import wrap, wrap_command
+
         if not self.by_type:
             return []
-        out = ["the input lacks data the rules read, so these verdicts are unknown:"]
-        out += [f"  {m.what}: {m.resources} resource(s), {', '.join(m.rules)}" for m in self.result()]
-        out.append(f"  to collect it: {collect_command(self.subscriptions)}")
+        out = wrap("policyengine: the input lacks data the rules read, so these verdicts are unknown:", width)
+        for m in self.result():
+            out += wrap(f"{m.what}: {m.resources} resource(s), {', '.join(m.rules)}", width, "  ", "    ")
+        out.append("  to collect it:")
+        out += wrap_command(collect_command(self.subscriptions), width, "    ", "      ")
         return out
 
 

@@ -10,9 +10,11 @@ does the exit code say 2 (docs/architecture.md).
 from __future__ import annotations
 
 import argparse
+import difflib
+import fnmatch
 import gc
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -54,6 +56,8 @@ class ScanOptions:
     rule_dirs: tuple[str, ...] = ()
     bundled_rules: bool = True
     rule_ids: tuple[str, ...] = ()
+    #: ``--skip-rule``: ids or globs of rules to leave out.
+    skip_rule_ids: tuple[str, ...] = ()
     outputs: tuple[Output, ...] = (Output("table"),)
     fail_on: ir.Severity = ir.Severity.INFO
     fail_on_unknown: bool = False
@@ -67,7 +71,12 @@ class ScanOptions:
     #: ``--catalog`` files (a live scan plans its queries from them; every scan checks them).
     catalogs: tuple[str, ...] = ()
     verbose: bool = False
+    #: ``--quiet``: the table's summary only, and nothing on stderr but errors.
     quiet: bool = False
+    #: ``--compact``: one line per failing finding in the table.
+    compact: bool = False
+    #: ``--soft-fail``: findings never fail the scan (input errors and gaps still do).
+    soft_fail: bool = False
     #: ``--azure``: the parsed live-scan options (the live source reads them).
     live: argparse.Namespace | None = None
 
@@ -83,6 +92,7 @@ class ScanOptions:
             rule_dirs=tuple(args.rules or config.rules),
             bundled_rules=not args.no_bundled_rules and config.bundled_rules,
             rule_ids=tuple(getattr(args, "rule", ())),
+            skip_rule_ids=tuple(getattr(args, "skip_rule", ())),
             outputs=tuple(outputs),
             fail_on=ir.Severity.parse(args.fail_on or config.fail_on or "info"),
             fail_on_unknown=bool(args.fail_on_unknown or config.fail_on_unknown),
@@ -96,6 +106,8 @@ class ScanOptions:
             catalogs=tuple(getattr(args, "catalog", ()) or ()),
             verbose=bool(getattr(args, "verbose", False)),
             quiet=bool(getattr(args, "quiet", False)),
+            compact=bool(getattr(args, "compact", False)),
+            soft_fail=bool(getattr(args, "soft_fail", False)),
             live=args if getattr(args, "azure", False) else None,
         )
 
@@ -112,25 +124,43 @@ def template_options(args: argparse.Namespace) -> TemplateOptions:
 
 # -- stage 2: rules ----------------------------------------------------------------------------
 
-def pick_rules(rule_dirs: Sequence[str], bundled: bool, wanted: Sequence[str]) -> tuple[ir.Rule, ...]:
-    """The rules to evaluate: the directories' and the bundled ones, narrowed to ``wanted``."""
+def pick_rules(rule_dirs: Sequence[str], bundled: bool, wanted: Sequence[str],
+               skipped: Sequence[str] = ()) -> tuple[ir.Rule, ...]:
+    """The rules to evaluate: the directories' and the bundled ones, narrowed to ``wanted``
+    and without ``skipped`` (each: ids, comma-separated, or globs, case-insensitive)."""
     rules = load_rules([Path(p) for p in rule_dirs], include_bundled=bundled)
     if wanted:
-        by_id = {r.id.lower(): r for r in rules}
-        unknown = [w for w in wanted if w.lower() not in by_id]
-        if unknown:
-            raise UsageError(f"unknown rule id: {', '.join(unknown)} (see `policyengine rules list`)")
-        rules = tuple(r for r in rules if r.id.lower() in {w.lower() for w in wanted})
+        chosen = rule_matcher(rules, wanted, "--rule")
+        rules = tuple(r for r in rules if chosen(r.id))
+    if skipped:
+        left_out = rule_matcher(rules, skipped, "--skip-rule")
+        rules = tuple(r for r in rules if not left_out(r.id))
     if not rules:
         raise UsageError("no rules to evaluate")
     return rules
+
+
+def rule_matcher(rules: Sequence[ir.Rule], given: Sequence[str], option: str) -> Callable[[str], bool]:
+    """Whether a rule id is among ``given`` (ids, comma-separated, globs; any case). A pattern
+    that matches no rule is a usage error with the closest id: a typo must not silently
+    select nothing or skip nothing."""
+    written = [p.strip() for text in given for p in text.split(",") if p.strip()]
+    patterns = [p.lower() for p in written]
+    ids = [r.id.lower() for r in rules]
+    for shown, pattern in zip(written, patterns, strict=True):
+        if not fnmatch.filter(ids, pattern):
+            close = difflib.get_close_matches(pattern, ids, n=1, cutoff=0.6)
+            named = [r.id for r in rules if close and r.id.lower() == close[0]]
+            hint = f" (did you mean {named[0]}?)" if named else ""
+            raise UsageError(f"{option} {shown}: no rule has this id{hint}; see `policyengine rules list`")
+    return lambda rule_id: any(fnmatch.fnmatchcase(rule_id.lower(), p) for p in patterns)
 
 
 def selected_rules(args: argparse.Namespace, config: Config | None = None) -> tuple[ir.Rule, ...]:
     """The rules a command's ``--rules``, ``--no-bundled-rules`` and ``--rule`` ask for."""
     return pick_rules(list(args.rules) or list(config.rules if config else ()),
                       not args.no_bundled_rules and (config.bundled_rules if config else True),
-                      getattr(args, "rule", []))
+                      getattr(args, "rule", []), getattr(args, "skip_rule", []))
 
 
 # -- stage 3: sources --------------------------------------------------------------------------
@@ -154,8 +184,7 @@ def file_sources(options: ScanOptions) -> list[Source]:
     if not paths:
         paths = [example_path()]
         if not options.quiet:
-            print(f"policyengine: no PATH given: scanning the bundled example estate (examples/{EXAMPLE})",
-                  file=sys.stderr)
+            say(f"policyengine: no PATH: scanning the bundled example (examples/{EXAMPLE})")
     shown = {example_path(): f"examples/{EXAMPLE}"}
     found = discover(paths, pre_deployment=options.pre_deployment, skip=options.skip_paths)
     verbose(options, found.notes)
@@ -206,9 +235,10 @@ def run(options: ScanOptions) -> int:
     """Run a scan from options to exit code."""
     from policyengine.cli.outputs import Outputs
     from policyengine.reports import ReportContext, Summary, reporter_factory
+    from policyengine.reports.layout import terminal_width
     from policyengine.waivers import WaiverBook, load_waivers
 
-    rules = pick_rules(options.rule_dirs, options.bundled_rules, options.rule_ids)
+    rules = pick_rules(options.rule_dirs, options.bundled_rules, options.rule_ids, options.skip_rule_ids)
     if options.catalogs:  # a broken catalog is bad usage, whether or not this scan plans queries
         from policyengine.catalog import catalog
 
@@ -239,7 +269,7 @@ def run(options: ScanOptions) -> int:
         status.missing = missing.result()
         names = tuple(name for source in sources for name in source.names)
         context = ReportContext(names, log, status, chosen, waivers.report(), options.baseline,
-                                quiet=options.quiet)
+                                quiet=options.quiet, compact=options.compact, width=terminal_width())
         for reporter in reporters:
             reporter.finish(summary, context)
     except BaseException:
@@ -251,9 +281,9 @@ def run(options: ScanOptions) -> int:
     if any(o.format != "table" or o.file for o in options.outputs):
         verbose(options, log.notes)  # a table on the terminal lists the notes itself
     if not options.quiet and not table_on_stdout(options):
-        for line in missing.lines():
-            say(f"policyengine: {line}" if not line.startswith(" ") else line)
-    return exit_code(status, summary.exit_code, options)
+        for line in missing.lines(terminal_width()):
+            say(line)
+    return exit_code(status, 0 if options.soft_fail else summary.exit_code, options)
 
 
 @contextmanager

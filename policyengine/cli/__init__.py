@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import errno
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
+from typing import NoReturn
 
 from policyengine import __version__
 from policyengine.errors import PolicyEngineError, RuleLoadErrors
@@ -67,8 +70,54 @@ def _add_template_options(parser: argparse.ArgumentParser) -> None:
                        help="the resource group's location, for resourceGroup().location (default: unknown)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a did-you-mean for a mistyped command, choice or option."""
+
+    #: The command line being parsed, to find the command whose options a mistyped one is near.
+    argv: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        hint = did_you_mean(self, message, self.argv)
+        super().error(f"{message}{hint}")
+
+
+def did_you_mean(parser: argparse.ArgumentParser, message: str, argv: Sequence[str]) -> str:
+    """`` (did you mean X?)`` for the closest command, choice or option to what was mistyped."""
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if choice:
+        return _closest(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+    unknown = re.match(r"unrecognized arguments: (.*)$", message)
+    if unknown:
+        options = _options(parser, argv)
+        for word in unknown.group(1).split():
+            if word.startswith("-"):
+                hint = _closest(word.split("=", 1)[0], options)
+                if hint:
+                    return hint
+    return ""
+
+
+def _closest(word: str, candidates: Sequence[str]) -> str:
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    if not found:
+        found = difflib.get_close_matches(word.lower(), [c.lower() for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {found[0]}?)" if found else ""
+
+
+def _options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The option strings of the (sub)command ``argv`` names."""
+    words = iter(argv)
+    while True:
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        nxt = next((w for w in words if not w.startswith("-")), None)
+        if not subparsers or nxt is None or nxt not in subparsers[0].choices:
+            break
+        parser = subparsers[0].choices[nxt]
+    return [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="policyengine",
         description="Policy-as-code security checks for Azure Database for PostgreSQL.",
     )
@@ -86,19 +135,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rule_options(scan)
     _add_catalog_option(scan)
     scan.add_argument("--rule", metavar="ID", action="append", default=[],
-                      help="evaluate only this rule; repeatable")
+                      help="evaluate only these rules: ids, comma-separated, globs (PG-FLEX-*); repeatable")
+    scan.add_argument("--skip-rule", metavar="ID", action="append", default=[],
+                      help="leave these rules out: ids, comma-separated, globs; repeatable")
     scan.add_argument("--skip-path", metavar="GLOB", action="append", default=[],
                       help="leave out files and folders matching GLOB, walked or named (a pattern "
                       "without '/' matches a name at any depth); repeatable")
     reports = scan.add_argument_group("reports and exit code")
-    reports.add_argument("--format", choices=FORMATS, action="append", default=[], metavar="FORMAT",
-                         help=f"report format: {', '.join(FORMATS)} (default table); repeatable, each with "
-                         "its own --output")
+    reports.add_argument("--format", "-f", type=str.lower, choices=FORMATS, action="append", default=[],
+                         metavar="FORMAT", help=f"report format: {', '.join(FORMATS)} (default: from the "
+                         "--output file's extension, else table); repeatable, each with its own --output")
     reports.add_argument("--output", "-o", metavar="FILE", action="append", default=[],
-                         help="write the report of the matching --format here (default stdout)")
-    reports.add_argument("--fail-on", choices=SEVERITIES, default=None, metavar="SEVERITY",
+                         help="write the report of the matching --format here (default stdout); "
+                         ".json .sarif .xml .csv .md .html .txt choose the format when --format is not given")
+    reports.add_argument("--fail-on", type=str.lower, choices=SEVERITIES, default=None, metavar="SEVERITY",
                          help="exit 1 if a failure at or above this severity is found "
                          "(critical, high, medium, low, info; default info: any failure)")
+    reports.add_argument("--soft-fail", action="store_true",
+                         help="exit 0 whatever is found (the reports are still written; input errors "
+                         "and an incomplete scan still exit 2 and 3)")
+    shown = reports.add_mutually_exclusive_group()
+    shown.add_argument("--compact", action="store_true",
+                       help="table: one line per failing finding (severity, rule, resource, what was seen)")
+    shown.add_argument("--quiet", "-q", action="store_true",
+                       help="table: the summary only; nothing on stderr but errors")
     reports.add_argument("--fail-on-unknown", action="store_true",
                          help="count unknown verdicts (values known only at deployment, data not read) "
                          "as failures for --fail-on")
@@ -130,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "what it saw as an NDJSON snapshot: `policyengine scan SNAPSHOT` "
                              "replays the same verdicts.")
     collect.add_argument("--output", "-o", metavar="FILE", required=True)
+    collect.add_argument("--quiet", "-q", action="store_true", help="nothing on stderr but errors")
     collect.add_argument("--rule", metavar="ID", action="append", default=[],
                          help="collect only what this rule needs; repeatable")
     _add_rule_options(collect)
@@ -206,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "accepts each class of KQL construct the compiled queries use. One line "
                             "per check (ok, FAIL with the fix, skip); exit 3 if any fails.")
     doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     _add_rule_options(doctor)
     _add_catalog_option(doctor)
     add_azure_options(doctor)
@@ -268,6 +330,11 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `policyengine` alone: what it can do, not an error
+        parser.print_help()
+        return 0
+    Parser.argv = argv
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help is 0, bad usage is 2

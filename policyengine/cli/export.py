@@ -77,7 +77,7 @@ def run_export(args: argparse.Namespace) -> int:
                 (folder / f"{definition.rule_id}.json").write_text(_dump(definition.document), "utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    else:
+    elif documents:  # nothing exported: no empty array a pipeline could deploy as "nothing to do"
         sys.stdout.write(_dump(documents))
     for diagnostic in result.diagnostics:
         print(diagnostic.message, file=sys.stderr)

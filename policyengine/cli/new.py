@@ -13,6 +13,7 @@ from policyengine.errors import UsageError
 from policyengine.loading.rules import load_rules
 
 ID = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)+")
+SCHEMA = Path(__file__).resolve().parents[1] / "data" / "schemas" / "rule.schema.json"
 
 TEMPLATE = """\
 # yaml-language-server: $schema={schema}
@@ -67,19 +68,29 @@ def run_new(args: argparse.Namespace) -> int:
     target = Path(args.output or f"{args.id.lower()}.yaml")
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists (use --force to overwrite)")
-    schema = Path(__file__).resolve().parents[1] / "data" / "schemas" / "rule.schema.json"
     text = TEMPLATE.format(
-        schema=schema.resolve().as_posix(), noun=noun, file=target, id=args.id, title=args.title,
+        schema=f"./{SCHEMA.name}", noun=noun, file=target, id=args.id, title=args.title,
         severity=args.severity, resource=args.resource, path=path, good=good, bad=bad,
         resource_body_good=_body(path, good), resource_body_bad=_body(path, bad))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+        _write_schema(target.parent / SCHEMA.name)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     load_rules([target], include_bundled=False)  # the scaffold must load: a broken one is our bug
     print(f"wrote {target}: edit the condition and tests, then `policyengine test {target}`", file=sys.stderr)
     return 0
+
+
+def _write_schema(path: Path) -> None:
+    """The rule schema beside the rule, which the ``$schema`` line names by a relative path:
+    an editor finds it wherever the folder is committed or cloned (the installed package's
+    absolute path exists on one machine only). Only YAML files are rules, so it is never
+    loaded as one; an outdated copy is brought up to date."""
+    current = SCHEMA.read_text(encoding="utf-8")
+    if not path.exists() or path.read_text(encoding="utf-8") != current:
+        path.write_text(current, encoding="utf-8")
 
 
 def _body(path: str, value: str) -> str:

@@ -53,6 +53,11 @@ class _Guarded:
         for line in lines:
             self.write(line)
 
+    def isatty(self) -> bool:
+        """Whether the target is a terminal (the table colours its counts only there)."""
+        isatty = getattr(self.inner, "isatty", None)
+        return bool(isatty and isatty())
+
     def flush(self) -> None:
         try:
             self.inner.flush()
@@ -245,11 +250,38 @@ def _discards(stream: IO[str]) -> bool:
         return False
 
 
+#: The format a report file's extension names (as Checkov, Trivy and PSRule users expect:
+#: ``-o results.sarif`` writes SARIF). ``.sarif.json`` is SARIF too.
+EXTENSIONS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".csv": "csv", ".md": "markdown",
+              ".markdown": "markdown", ".html": "html", ".htm": "html", ".txt": "table"}
+#: Extensions that say nothing about the content: any format may be written to them.
+_ANY = frozenset({".txt", ".log", ".out"})
+
+
+def format_of(file: str) -> str | None:
+    """The format a file's name asks for, or None when its extension names none."""
+    name = file.lower()
+    if name.endswith(".sarif.json"):
+        return "sarif"
+    return EXTENSIONS.get(os.path.splitext(name)[1])
+
+
 def pair(formats: Sequence[str], files: Sequence[str]) -> list[Output]:
     """``--format a --output x --format b --output y``: the n-th output file goes with the n-th
-    format; a format without one goes to standard output."""
-    if len(files) > max(len(formats), 1):
-        raise UsageError(f"{len(files)} --output files for {len(formats) or 1} --format(s): give one "
-                         "--format per --output")
-    names = list(formats) or ["table"]
-    return [Output(name, files[i] if i < len(files) else None) for i, name in enumerate(names)]
+    format; an output without one takes its format from its extension (table if it names
+    none); a format without an output goes to standard output. A format that contradicts its
+    file's extension (``--format json -o r.sarif``) is a usage error."""
+    outputs = []
+    for i in range(max(len(formats), len(files), 1)):
+        file = files[i] if i < len(files) else None
+        implied = format_of(file) if file is not None else None
+        if i < len(formats):
+            given = formats[i]
+            if (implied is not None and implied != given and file is not None
+                    and os.path.splitext(file.lower())[1] not in _ANY):
+                raise UsageError(f"--format {given} with --output {file}: the extension says {implied}; "
+                                 "give the file a matching name, or leave --format out")
+            outputs.append(Output(given, file))
+        else:
+            outputs.append(Output(implied or "table", file))
+    return outputs

@@ -77,8 +77,12 @@ class ReportContext:
     waivers: tuple[dict[str, Any], ...] = ()
     #: ``--baseline``: the baseline report's file name.
     baseline: str | None = None
-    #: ``--quiet``: a report for people shows failures only.
+    #: ``--quiet``: the table shows the summary only; Markdown, failures only.
     quiet: bool = False
+    #: ``--compact``: the table shows one line per failing finding.
+    compact: bool = False
+    #: The width the table is laid out at (the terminal's: ``reports.layout.terminal_width``).
+    width: int = 80
 
     @property
     def complete(self) -> bool:

@@ -1,6 +1,9 @@
-"""The table report for people at a terminal: a summary per rule, then every failing,
-erroring and unknown resource with its evidence, then notes about the input, its input
-errors and the data it lacked.
+"""The table report for people at a terminal, laid out to its width.
+
+First what matters most: failures by severity. Then one row per rule, then every failing,
+erroring and unknown resource with its evidence and the command that fixes it, then notes
+about the input, its input errors and the data it lacked. ``--compact`` gives one line per
+failing finding (to grep in a CI log); ``--quiet``, the summary alone.
 
 Every piece of text from the input (and from a custom rule) goes through
 :func:`~policyengine.reports.common.terminal` before it is written, so a resource id cannot
@@ -10,40 +13,45 @@ send an escape sequence (a colour, a cleared screen, an OSC 8 link) to the termi
 from __future__ import annotations
 
 import os
-import textwrap
+from collections import Counter
 from collections.abc import Callable
 from typing import IO
-
-from tabulate import tabulate
 
 from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import SHOWN_PROBLEMS, control_status, terminal
+from policyengine.reports.fixes import fix_command
+from policyengine.reports.layout import columns, wrap, wrap_command
 from policyengine.status import ScanStatus, sorted_problems
 
 _SECTIONS = ((Verdict.FAIL, "Failing"), (Verdict.ERROR, "Could not evaluate"), (Verdict.UNKNOWN, "Unknown"),
              (Verdict.WAIVED, "Waived"))
 _SHOWN = tuple(v for v, _ in _SECTIONS)
-_COLUMNS = (Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.NOT_APPLICABLE,
+_COUNTED = (Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.NOT_APPLICABLE,
             Verdict.ERROR)
-#: How wide a line of evidence, or of the notes under the tables, may be.
-_WIDTH = 90
+_HEADERS = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.UNKNOWN: "unknown", Verdict.WAIVED: "waived",
+            Verdict.NOT_APPLICABLE: "n/a", Verdict.ERROR: "error"}
+#: Below this many columns for the titles, each title goes on a line of its own under its rule.
+_TITLE_COLUMN = 36
+#: Where a finding's evidence and fix start, under its severity, rule and resource.
+_INDENT = "    "
 #: ANSI colours by verdict, for a terminal (https://no-color.org: NO_COLOR turns them off).
 _COLOURS = {Verdict.FAIL: "31", Verdict.ERROR: "35", Verdict.UNKNOWN: "33", Verdict.WAIVED: "36",
             Verdict.PASS: "32"}
 
+Paint = Callable[[Verdict | None, str], str]
 
-def _painter(out: IO[str]) -> Callable[[Verdict, object], str]:
+
+def _painter(out: IO[str]) -> Paint:
     """Colour for a terminal, plain text for anything else (a file, a pipe, NO_COLOR)."""
     isatty = getattr(out, "isatty", None)
     coloured = bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
-    def paint(verdict: Verdict, value: object) -> str:
-        text = str(value)
-        code = _COLOURS.get(verdict)
-        if not coloured or code is None or text == "0":
+    def paint(verdict: Verdict | None, text: str) -> str:
+        code = _COLOURS.get(verdict) if verdict is not None else "1"
+        if not coloured or code is None or not text.strip() or text.strip() == "0":
             return text
         return f"\x1b[{code}m{text}\x1b[0m"
 
@@ -60,39 +68,34 @@ def short_resource(resource_id: str) -> str:
     return resource_id
 
 
-def _lines(text: str, indent: str = "  ", hanging: str = "    ") -> str:
-    """A paragraph under the tables, wrapped to :data:`_WIDTH` at spaces. A word longer than a
-    line (a resource id, a path) stands whole on a line of its own: cut, it could no longer be
-    copied or searched for."""
-    return "\n".join(textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=hanging,
-                                    break_long_words=False, break_on_hyphens=False)) + "\n"
-
-
-def _wrap(text: str, width: int = _WIDTH) -> str:
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split(" "):
-            if line and len(line) + 1 + len(word) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def _resource(finding: Finding) -> str:
     """The resource as a person finds it: its name, and for a template or plan where it is."""
     shown = terminal(short_resource(finding.resource_id), one_line=True)
     origin = finding.origin
     if origin.kind is not ir.SourceKind.DECLARED:
         return shown
-    if origin.line:
-        where = Span(origin.file, origin.line, origin.column).prefix()
-    else:
-        where = origin.address or origin.file
-    return f"{shown}\n{terminal(where, one_line=True)}"
+    where = (Span(origin.file, origin.line, origin.column).prefix() if origin.line
+             else origin.address or origin.file)
+    return f"{shown} ({terminal(where, one_line=True)})"
+
+
+def _detail(finding: Finding) -> str:
+    """What the rule saw: its evidence (or why it could not judge), with the waiver or the
+    baseline that accepts the failure."""
+    if not finding.evidence:
+        return finding.error or finding.message
+    text = "; ".join(e.sentence() for e in finding.evidence)
+    if finding.waiver is not None:
+        w = finding.waiver
+        text = f"waived until {w.expires.isoformat()} by {w.owner}: {w.justification} ({w.where}); {text}"
+    if finding.baseline:
+        text = f"[in the baseline] {text}"
+    return text
+
+
+def _order(finding: Finding) -> tuple[int, int, str, str]:
+    return (_SHOWN.index(finding.verdict), -finding.rule.metadata.severity, finding.rule.id,
+            finding.resource_id.lower())
 
 
 class TableReporter:
@@ -107,94 +110,145 @@ class TableReporter:
             self.shown.append(finding)
 
     def finish(self, summary: Summary, context: ReportContext) -> None:
-        write, paint = self.out.write, self.paint
-        if not context.quiet:
-            rows = []
-            for rule in self.rules:
-                rows.append([terminal(rule.id, one_line=True), rule.metadata.severity.label,
-                             terminal(rule.metadata.title, one_line=True),
-                             *(paint(v, summary.count(rule.id, v)) for v in _COLUMNS)])
-            headers = ["rule", "severity", "title", "pass", "fail", "unknown", "waived", "n/a", "error"]
-            write(tabulate(rows, headers, tablefmt="simple") + "\n")
+        width = context.width
+        self.shown.sort(key=_order)
+        parts: list[list[str]] = [self._severities(summary)]
+        if context.compact:
+            parts.append(self._compact(width))
+        elif not context.quiet:
+            parts.append(self._rules(summary, width))
             if context.framework is not None:
-                write(self._framework(summary, context))
-        order = {v: i for i, v in enumerate(_SHOWN)}
-        self.shown.sort(key=lambda f: (order[f.verdict], -f.rule.metadata.severity,
-                                       f.rule.id, f.resource_id.lower()))
-        sections = _SECTIONS[:2] if context.quiet else _SECTIONS
-        for verdict, title in sections:
-            chosen = [f for f in self.shown if f.verdict is verdict]
-            if not chosen:
-                continue
-            write("\n" + paint(verdict, f"{title} ({len(chosen)}):") + "\n")
-            table = [[terminal(f.rule.id, one_line=True), f.rule.metadata.severity.label, _resource(f),
-                      _wrap(terminal(self._detail(f)))] for f in chosen]
-            write(tabulate(table, ["rule", "severity", "resource", "evidence"], tablefmt="simple") + "\n")
-        if not context.quiet and context.stats.notes:
-            # A note a line, unwrapped: each starts with the file:line it is about, to grep for.
-            write("\n" + "".join(f"note: {terminal(note, one_line=True)}\n" for note in context.stats.notes))
-        write(_input_errors(context.scan, paint))
-        write(_missing(context.scan))
+                parts.append(self._framework(summary, context, width))
+            for verdict, title in _SECTIONS:
+                chosen = [f for f in self.shown if f.verdict is verdict]
+                if chosen:
+                    parts.append(self._section(verdict, title, chosen, width))
+            if context.stats.notes:
+                # A note a line, unwrapped: each starts with the file:line it is about, to grep for.
+                parts.append([f"note: {terminal(note, one_line=True)}" for note in context.stats.notes])
+        parts.append(_input_errors(context.scan, self.paint, width))
+        if not context.quiet:
+            parts.append(_missing(context.scan, width))
         if not context.complete:
-            write("\nINCOMPLETE SCAN: what was not evaluated\n"
-                  + "".join(_lines(terminal(line)) for line in context.scan.gap_lines()))
-        ignored = sum(context.stats.ignored.values())
-        what = "declared resources" if context.scan.source == "pre-deployment" else "rows"
-        write(f"\n{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
-              f"from {context.stats.rows} {what} ({ignored} of types no rule reads). ")
-        baselined = f" ({summary.baselined} more in the baseline)" if summary.baselined else ""
-        write(f"{summary.failing} failing at or above '{summary.fail_on.label}'{baselined}.\n")
+            parts.append([self.paint(Verdict.ERROR, "INCOMPLETE SCAN: what was not evaluated")]
+                         + [line for gap in context.scan.gap_lines()
+                            for line in wrap(terminal(gap), width, "  ", "    ")])
+        parts.append(_totals(summary, context, width))
+        self.out.write("\n\n".join("\n".join(part) for part in parts if part) + "\n")
+
+    def _severities(self, summary: Summary) -> list[str]:
+        """Failures, errors and unknowns by severity: what to look at first."""
+        counted = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.PASS)
+        by: dict[ir.Severity, Counter[Verdict]] = {}
+        for rule in self.rules:
+            counts = by.setdefault(rule.metadata.severity, Counter())
+            for verdict in counted:
+                counts[verdict] += summary.count(rule.id, verdict)
+        rows = [[severity.label, *(str(by[severity][v]) for v in counted)]
+                for severity in sorted(by, reverse=True) if any(by[severity].values())]
+        if not rows:
+            return ["No rule judged any resource."]
+        headers = ["severity", *(_HEADERS[v] for v in counted)]
+        def paint(row: int, col: int, text: str) -> str:
+            return self.paint(counted[col - 1], text) if row >= 0 and col else text
+
+        return columns(headers, rows, 200, flex=0, right=range(1, len(headers)), paint=paint)
+
+    def _rules(self, summary: Summary, width: int) -> list[str]:
+        """A row per rule with its counts; the title in a column when there is room for it,
+        else on a line of its own under the rule."""
+        shown = [v for v in _COUNTED if v in (Verdict.PASS, Verdict.FAIL) or summary.total(v)]
+        rows = [[terminal(rule.id, one_line=True), rule.metadata.severity.label,
+                 *(str(summary.count(rule.id, v)) for v in shown)] for rule in self.rules]
+        titles = [terminal(rule.metadata.title, one_line=True) for rule in self.rules]
+        headers = ["rule", "severity", *(_HEADERS[v] for v in shown)]
+        right = range(2, len(headers))
+
+        def paint(row: int, col: int, text: str) -> str:
+            return self.paint(shown[col - 2], text) if row >= 0 and 2 <= col < 2 + len(shown) else text
+
+        if rows:
+            natural = sum(max(len(h), *(len(r[c]) for r in rows)) + 2 for c, h in enumerate(headers))
+            if width - natural >= _TITLE_COLUMN:
+                return columns([*headers, "title"], [[*r, t] for r, t in zip(rows, titles, strict=True)],
+                               width, flex=len(headers), right=right, paint=paint)
+        table = columns(headers, rows, width, flex=0, right=right, paint=paint)
+        out = table[:2]
+        for line, title in zip(table[2:], titles, strict=True):
+            out += [line, *wrap(title, width, "  ")]
+        return out
+
+    def _section(self, verdict: Verdict, title: str, chosen: list[Finding], width: int) -> list[str]:
+        """Each finding: severity, rule and resource on a line; then what was seen and, for a
+        failure, the command that fixes it, broken only where a shell joins it again."""
+        out = [self.paint(verdict, f"{title} ({len(chosen)}):")]
+        for finding in chosen:
+            head = (f"{finding.rule.metadata.severity.label:<8}{terminal(finding.rule.id, one_line=True)}  "
+                    f"{_resource(finding)}")
+            out += wrap(head, width, "", _INDENT)
+            out += wrap(terminal(_detail(finding)), width, _INDENT)
+            fix = fix_command(finding) if verdict is Verdict.FAIL else None
+            if fix:
+                out += wrap_command(terminal(fix, one_line=True), width, f"{_INDENT}fix: ", _INDENT * 2)
+        return out
+
+    def _compact(self, width: int) -> list[str]:
+        """One line per failing or erroring finding, whole (grep finds it): severity, rule,
+        resource, then the fact."""
+        chosen = [f for f in self.shown if f.verdict in (Verdict.FAIL, Verdict.ERROR)]
+        if not chosen:
+            return []
+        rule_width = max(len(f.rule.id) for f in chosen)
+        return [f"{f.rule.metadata.severity.label:<8}{terminal(f.rule.id, one_line=True):<{rule_width}}  "
+                f"{_resource(f)}  {terminal(_detail(f), one_line=True)}" for f in chosen]
 
     @staticmethod
-    def _framework(summary: Summary, context: ReportContext) -> str:
+    def _framework(summary: Summary, context: ReportContext, width: int) -> list[str]:
         chosen = context.framework
         assert chosen is not None
-        rows = []
-        for control in chosen.controls:
-            rows.append([terminal(control.id, one_line=True), control_status(control, summary).value,
-                         terminal(", ".join(r.id for r in control.rules), one_line=True)])
-        title = terminal(f"{chosen.title} ({chosen.id})", one_line=True)
-        return f"\n{title}:\n" + tabulate(rows, ["control", "status", "rules"], tablefmt="simple") + "\n"
-
-    @staticmethod
-    def _detail(finding: Finding) -> str:
-        if not finding.evidence:
-            return finding.message
-        text = "; ".join(e.sentence() for e in finding.evidence)
-        if finding.waiver is not None:
-            w = finding.waiver
-            text = f"waived until {w.expires.isoformat()} by {w.owner}: {w.justification} ({w.where}); {text}"
-        if finding.baseline:
-            text = f"[in the baseline] {text}"
-        if finding.verdict is Verdict.FAIL and finding.rule.metadata.remediation.cli:
-            text += f"\nfix: {finding.rule.metadata.remediation.cli}"
-        return text
+        rows = [[terminal(control.id, one_line=True), control_status(control, summary).value,
+                 terminal(", ".join(r.id for r in control.rules), one_line=True)]
+                for control in chosen.controls]
+        title = terminal(f"{chosen.title} ({chosen.id}):", one_line=True)
+        return [*wrap(title, width), *columns(["control", "status", "rules"], rows, width, flex=2)]
 
 
-def _input_errors(scan: ScanStatus, paint: Callable[[Verdict, object], str]) -> str:
+def _input_errors(scan: ScanStatus, paint: Paint, width: int) -> list[str]:
     """Each file, row or resource that could not be read, ``file:line:col: message``; past
     :data:`SHOWN_PROBLEMS`, how many more (every format but this and Markdown lists all)."""
     problems = sorted_problems(scan.input_errors)
     if not problems:
-        return ""
-    title = f"INPUT ERRORS ({len(problems)}): not judged, everything else was"
-    out = "\n" + paint(Verdict.ERROR, title) + "\n"
-    out += "".join(_lines(terminal(p.text(), one_line=True)) for p in problems[:SHOWN_PROBLEMS])
+        return []
+    out = [paint(Verdict.ERROR, f"INPUT ERRORS ({len(problems)}): not judged, everything else was")]
+    for problem in problems[:SHOWN_PROBLEMS]:
+        out += wrap(terminal(problem.text(), one_line=True), width, "  ", "    ")
     if len(problems) > SHOWN_PROBLEMS:
-        out += _lines(f"... and {len(problems) - SHOWN_PROBLEMS} more: --format json lists every one")
+        more = len(problems) - SHOWN_PROBLEMS
+        out += wrap(f"... and {more} more: --format json lists every one", width, "  ")
     return out
 
 
-def _missing(scan: ScanStatus) -> str:
-    """What the rules needed and the input lacked, and the command that collects it."""
+def _missing(scan: ScanStatus, width: int) -> list[str]:
+    """What the rules needed and the input lacked, and the command (or commands) that collect it."""
     if not scan.missing:
-        return ""
-    out = (f"\nMISSING DATA ({len(scan.missing)}): verdicts are unknown where the input lacks what the "
-           "rules read\n")
+        return []
+    out = wrap(f"MISSING DATA ({len(scan.missing)}): verdicts are unknown where the input lacks what the "
+               "rules read", width)
     for missing in scan.missing:
         rules = ", ".join(missing.rules)
-        out += _lines(terminal(f"{missing.resources} resource(s) lack {missing.what}, so {rules} cannot "
-                               "judge them. To collect it:", one_line=True))
-        # The command on one line, unwrapped: it is meant to be copied into a shell whole.
-        out += f"    {terminal(missing.command, one_line=True)}\n"
+        out += wrap(terminal(f"{missing.resources} resource(s) lack {missing.what}, so {rules} cannot "
+                             "judge them.", one_line=True), width, "  ", "    ")
+    commands = list(dict.fromkeys(missing.command for missing in scan.missing))
+    out.append(f"  To collect {'it' if len(commands) == 1 else 'each'}:")
+    for command in commands:
+        out += wrap_command(terminal(command, one_line=True), width, "    ", "      ")
     return out
+
+
+def _totals(summary: Summary, context: ReportContext, width: int) -> list[str]:
+    ignored = sum(context.stats.ignored.values())
+    what = "declared resources" if context.scan.source == "pre-deployment" else "rows"
+    baselined = f" ({summary.baselined} more in the baseline)" if summary.baselined else ""
+    return wrap(f"{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
+                f"from {context.stats.rows} {what} ({ignored} of types no rule reads). "
+                f"{summary.failing} failing at or above '{summary.fail_on.label}'{baselined}.", width)

@@ -50,8 +50,7 @@ def test_a_waiver_turns_a_failure_into_waived(cli: Callable[..., Result], write:
     assert doc["summary"]["verdicts"]["waived"] == 1
     assert doc["summary"]["verdicts"]["fail"] == 3
     assert doc["waivers"][0]["status"] == "applied" and doc["waivers"][0]["matched"] == 1
-    assert err.startswith("policyengine: no PATH given: scanning the bundled example estate "
-                          "(examples/estate.json)\n")
+    assert err.startswith("policyengine: no PATH: scanning the bundled example (examples/estate.json)\n")
     assert "waiver" not in err
 
 

@@ -1,0 +1,84 @@
+"""A rule's Azure CLI fix with the real names filled in.
+
+A rule's ``remediation.cli`` is written once for every resource, with placeholders:
+``<subscription-id>``, ``<resource-group>`` and ``<server>`` (the top-level resource's name: a
+child's parent). A finding knows its resource id, so a report shows the command for that
+resource: the placeholders are replaced by the values the id holds. A value a template leaves
+to deployment (written ``[subscription().subscriptionId]`` in the id) stays a placeholder, as
+does anything a custom rule names that no id holds.
+
+Every value is quoted for a POSIX shell when it needs it (:func:`shlex.quote`): a resource name
+comes from the input and must not become a second command when the line is pasted.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+from policyengine.findings import Finding
+
+PLACEHOLDERS = ("<subscription-id>", "<resource-group>", "<server>")
+
+
+def id_values(resource_id: str) -> dict[str, str]:
+    """The placeholders a resource id fills: its subscription, resource group and top-level
+    resource name, each only when the id holds it as a value (not a template expression)."""
+    parts = resource_id.strip("/").split("/")
+    lowered = [p.lower() for p in parts]
+    values: dict[str, str] = {}
+
+    def after(key: str, offset: int = 1) -> str | None:
+        if key not in lowered:
+            return None
+        at = lowered.index(key) + offset
+        return parts[at] if at < len(parts) else None
+
+    found = {"<subscription-id>": after("subscriptions"), "<resource-group>": after("resourcegroups")}
+    # providers/Namespace/type/NAME: the top-level resource, whichever child the id names.
+    found["<server>"] = after("providers", 3)
+    for placeholder, value in found.items():
+        if value and _known(value):
+            values[placeholder] = value
+    return values
+
+
+def _known(value: str) -> bool:
+    """Whether an id segment is a value: the template builders write what is known only at
+    deployment as an expression in brackets (``[resourceGroup().name]``)."""
+    return not value.startswith(("[", "{", "<"))
+
+
+def fill(command: str, values: Mapping[str, str]) -> str:
+    """``command`` with each placeholder of ``values`` replaced by its value, shell-quoted. A
+    value that needs quoting where the placeholder sits inside double quotes (a URL in a
+    body) stays a placeholder: single quotes there would be part of the text."""
+    out: list[str] = []
+    quoted = False
+    at = 0
+    while at < len(command):
+        char = command[at]
+        placeholder = next((p for p in values if command.startswith(p, at)), None)
+        if placeholder is not None:
+            value = values[placeholder]
+            safe = shlex.quote(value)
+            out.append(placeholder if quoted and safe != value else safe)
+            at += len(placeholder)
+            continue
+        if char == "\\" and at + 1 < len(command):
+            out.append(command[at:at + 2])
+            at += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        out.append(char)
+        at += 1
+    return "".join(out)
+
+
+def fix_command(finding: Finding) -> str | None:
+    """The CLI command that fixes ``finding``'s resource, or None when the rule gives none."""
+    cli = finding.rule.metadata.remediation.cli
+    if not cli:
+        return None
+    return fill(" ".join(cli.split()), id_values(finding.resource_id))
