@@ -17,6 +17,7 @@ from policyengine import __version__, ir
 from policyengine.findings import VERDICT_ORDER, Evidence, Finding, Verdict, compose_message
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import control_status, json_text
+from policyengine.reports.fixes import fix_command
 
 SCHEMA_VERSION = "1.0"
 
@@ -80,13 +81,18 @@ class _Fragments:
 
 def finding_json(finding: Finding, fragments: _Fragments) -> str:
     """One finding as report JSON (sorted keys), from cached fragments."""
+    fix = fix_command(finding) if finding.verdict is Verdict.FAIL else None
     if finding.error is not None or finding.waiver is not None or finding.baseline:
-        return _dumps(finding.to_json())
+        document = finding.to_json()
+        if fix:
+            document["fix"] = fix
+        return _dumps(document)
     try:
         evidence, message = _body_cached(finding.rule.metadata.title, finding.verdict, finding.evidence)
     except TypeError:  # evidence holding an array is not hashable
         evidence, message = _body(finding.rule.metadata.title, finding.verdict, finding.evidence)
-    return (f'{{"evidence": {evidence}, "fingerprint": "{finding.fingerprint}", '
+    fixed = f'"fix": {_dumps(fix)}, ' if fix else ""
+    return (f'{{"evidence": {evidence}, "fingerprint": "{finding.fingerprint}", {fixed}'
             f'"message": {message}, "resource": {fragments.resource_of(finding)}, '
             f'"rule": {fragments.rule(finding.rule)}, "verdict": "{finding.verdict.value}"}}')
 

@@ -34,6 +34,7 @@ from policyengine.reports.common import (
     md_code_block,
     md_text,
 )
+from policyengine.reports.fixes import fix_command
 from policyengine.reports.table import short_resource
 from policyengine.status import ScanStatus, sorted_problems
 from policyengine.waivers import waiver_warnings
@@ -41,6 +42,8 @@ from policyengine.waivers import waiver_warnings
 #: GitHub's limit on a comment's body.
 LIMIT = 65_536
 _NOTE_ROOM = 400  # kept free for the note that says what was left out
+#: Fix commands listed per rule (one per failing resource) before the rest are counted.
+_SHOWN_FIXES = 20
 
 _STATUS = {
     Verdict.FAIL: "❌ failing",
@@ -225,11 +228,24 @@ def _failing(doc: _Document, failing: list[Finding]) -> None:
         remediation = rule.metadata.remediation
         lead += (f"\n#### {md_text(rule.id)}: {md_text(rule.metadata.title)} ({rule.metadata.severity.label})"
                  f"\n\n**Fix.** {md_text(remediation.text)}\n")
-        if remediation.cli:
-            lead += "\n" + md_code_block(remediation.cli.strip(), "sh") + "\n"
+        commands = _fix_commands(group)
+        if commands:
+            lead += "\n" + md_code_block("\n".join(commands), "sh") + "\n"
         doc.table(["Resource", "Location", "Evidence"], [_failing_row(f) for f in group], lead=lead,
                   findings=True)
         lead = ""
+
+def _fix_commands(group: list[Finding]) -> list[str]:
+    """The commands that fix a rule's failures, one per resource (the same command once), up
+    to :data:`_SHOWN_FIXES`; the JSON report has every finding's."""
+    commands = list(dict.fromkeys(c for f in group if f.verdict is Verdict.FAIL and (c := fix_command(f))))
+    if not commands and group[0].rule.metadata.remediation.cli:  # errors only: the rule's general command
+        commands = [" ".join(group[0].rule.metadata.remediation.cli.split())]
+    if len(commands) > _SHOWN_FIXES:
+        more = len(commands) - _SHOWN_FIXES
+        commands = [*commands[:_SHOWN_FIXES], f"# ... and {more} more: each finding's is in the JSON report"]
+    return commands
+
 
 def _failing_row(finding: Finding) -> list[str]:
     resource = md_text(short_resource(finding.resource_id))

@@ -62,6 +62,7 @@ from policyengine.reports.common import (
     remediation_lines,
     visible,
 )
+from policyengine.reports.fixes import fix_command
 from policyengine.status import InputProblem, sorted_problems
 from policyengine.waivers import waiver_warnings
 
@@ -179,6 +180,9 @@ class SarifReporter:
         }
         if finding.origin.address:  # a plan's resource address is what a Terraform user searches for
             result["properties"]["address"] = finding.origin.address
+        fix = fix_command(finding) if finding.verdict is Verdict.FAIL else None
+        if fix:  # this resource's command; the rule's help holds the general one
+            result["properties"]["fix"] = fix
         if rule.id in self.rule_index:
             result["ruleIndex"] = self.rule_index[rule.id]
         if related:

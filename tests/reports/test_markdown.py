@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable
 
 from policyengine.findings import Verdict
-from policyengine.reports.common import md_code_block, md_text
+from policyengine.reports.common import md_text
+from policyengine.reports.fixes import fix_command
 from policyengine.reports.markdown import LIMIT, MarkdownReporter
 from policyengine.status import ScanStatus
 from tests.conftest import Result
@@ -58,7 +59,11 @@ def test_failing_findings_come_grouped_by_rule_with_evidence_location_and_fix() 
     text = render(MarkdownReporter, estate())
     assert "### Failing (16)" in text
     group = text[text.index(f"#### {md_text(finding.rule.id)}:"):]
-    assert md_code_block(finding.rule.metadata.remediation.cli or "", "sh") in group
+    # The rule's command for each failing resource, with its real names.
+    fix = fix_command(finding)
+    assert fix is not None and "<resource-group>" not in fix and "<server>" not in fix
+    block = group[group.index("```sh\n"):group.index("\n```", group.index("```sh\n")) + 4]
+    assert fix in block.splitlines()
     assert f"| examples/estate.json:{finding.origin.line} | {md_text(finding.evidence[0].sentence())} |" in group
 
 
@@ -82,7 +87,9 @@ def test_unknown_and_waived_findings_are_folded_away() -> None:
 def test_values_from_the_estate_are_escaped() -> None:
     finding = hostile(first(estate(), Verdict.FAIL))
     text = render(MarkdownReporter, [finding, hostile(first(estate(), Verdict.UNKNOWN))])
-    assert "<b>" not in text and "&lt;b&gt;&amp;amp;&lt;/b&gt;" in text
+    # Outside code blocks (which GitHub shows literally) the markup is escaped.
+    prose = re.sub(r"(?ms)^```.*?^```$", "", text)
+    assert "<b>" not in prose and "&lt;b&gt;&amp;amp;&lt;/b&gt;" in text
     assert "a\\|b \\`tick\\`" in text
     assert "\x01" not in text and "\x1b" not in text
     table_shapes(text)  # every row has as many cells as its header

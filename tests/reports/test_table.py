@@ -148,3 +148,18 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path: Path) -> No
     plain = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True,
                            env={**env, "NO_COLOR": "1"}).stdout
     assert "\x1b[" not in plain and "severity" in plain
+
+
+def test_json_and_sarif_give_each_failure_its_own_command(cli: Callable[..., Result], tmp_path: Path) -> None:
+    import json
+
+    assert cli("scan", "-o", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.sarif")).code == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    failing = [f for f in report["findings"] if f["verdict"] == "fail"]
+    assert len(failing) == 15 and all("fix" in f for f in failing)
+    assert not any("fix" in f for f in report["findings"] if f["verdict"] != "fail")
+    staging = next(f for f in failing if f["resource"]["id"].endswith("/pg-orders-staging-01"))
+    assert staging["fix"] == ("az postgres flexible-server parameter set --resource-group rg-orders-staging "
+                              "--server-name pg-orders-staging-01 --name require_secure_transport --value on")
+    results = json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]
+    assert staging["fix"] in {r["properties"].get("fix") for r in results}
