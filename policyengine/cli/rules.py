@@ -7,51 +7,60 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from tabulate import tabulate
-
 from policyengine.errors import UsageError
 from policyengine.evaluator.testing import run_tests
 from policyengine.frameworks import known
+from policyengine.ir import Rule
 from policyengine.loading.rules import TEST_SUFFIXES, load_rules
 from policyengine.loading.test_files import load_test_files, test_files
 from policyengine.pipeline import selected_rules
 from policyengine.reports.json_report import rule_json
+from policyengine.reports.layout import columns, terminal_width, wrap, wrap_command
+
+#: From this width on, listings add the columns a narrow terminal leaves out.
+_WIDE = 120
 
 
 def run_rules(args: argparse.Namespace) -> int:
     rules = selected_rules(args)
     if args.rules_command == "list":
-        rows = [[r.id, r.metadata.severity.label, r.resource_type, r.metadata.title,
+        width = terminal_width()
+        rows = [[r.id, r.metadata.severity.label, r.resource_type.split("/", 1)[-1], r.metadata.title,
                  ",".join(r.metadata.tags)] for r in rules]
-        print(tabulate(rows, ["id", "severity", "resource", "title", "tags"], tablefmt="simple"))
+        headers = ["id", "severity", "resource", "title", "tags"]
+        if width < _WIDE:  # the tags are in `rules show`
+            headers, rows = headers[:4], [row[:4] for row in rows]
+        print("\n".join(columns(headers, rows, width, flex=3)))
         return 0
     match = [r for r in rules if r.id.lower() == args.rule_id.lower()]
     if not match:
         raise UsageError(f"unknown rule id: {args.rule_id} (see `policyengine rules list`)")
-    rule = match[0]
-    info = rule_json(rule)
-    print(f"{rule.id}: {rule.metadata.title}")
-    print(f"  severity:    {info['severity']}")
-    print(f"  resource:    {rule.resource_type}")
-    if rule.span:
-        print(f"  defined at:  {rule.span.prefix()}")
-    print(f"  description: {rule.metadata.description}")
-    print(f"  remediation: {rule.metadata.remediation.text}")
-    if rule.metadata.remediation.portal:
-        print(f"  portal:      {rule.metadata.remediation.portal}")
-    if rule.metadata.remediation.cli:
-        print(f"  az command:  {rule.metadata.remediation.cli}")
-    for ref in rule.metadata.references:
-        print(f"  reference:   {ref}")
-    for framework, controls in rule.metadata.controls:
-        print(f"  control:     {framework}: {', '.join(controls)}")
+    _show(match[0], terminal_width())
+    return 0
+
+
+def _show(rule: Rule, width: int) -> None:
+    """A rule's metadata, a field a paragraph, wrapped under its label."""
+    meta = rule.metadata
+    fields = [("severity", rule_json(rule)["severity"]), ("resource", rule.resource_type)]
+    fields += [("defined at", rule.span.prefix())] if rule.span else []
+    fields += [("description", meta.description), ("remediation", meta.remediation.text)]
+    fields += [("portal", meta.remediation.portal)] if meta.remediation.portal else []
+    fields += [("reference", ref) for ref in meta.references]
+    fields += [("control", f"{framework}: {', '.join(controls)}") for framework, controls in meta.controls]
+    out = [f"{rule.id}: {meta.title}"]
+    for label, text in fields:
+        out += wrap(" ".join(text.split()), width, f"  {label + ':':<13}", " " * 15)
+    if meta.remediation.cli:
+        out += wrap_command(" ".join(meta.remediation.cli.split()), width, f"  {'az command:':<13}", " " * 17)
     if rule.related:
-        print("  related:")
+        out.append("  related:")
         for rel in rule.related:
             default = f", default {json.dumps(rel.default)}" if rel.default is not None else ""
-            print(f"    {rel.name}: {rel.type} '{rel.resource_name}' ({rel.scope.value}{default})")
-    print(f"  tests:       {len(rule.tests)}")
-    return 0
+            out += wrap(f"{rel.name}: {rel.type} '{rel.resource_name}' ({rel.scope.value}{default})",
+                        width, "    ", " " * 6)
+    out.append(f"  tests:       {len(rule.tests)}")
+    print("\n".join(out))
 
 
 def run_test(args: argparse.Namespace) -> int:
@@ -61,16 +70,17 @@ def run_test(args: argparse.Namespace) -> int:
     extra = load_test_files(test_files(given), {r.id.lower(): r for r in rules})
     rules = tuple(replace(r, tests=(*r.tests, *extra.get(r.id.lower(), []))) for r in rules)
     outcomes = run_tests(rules)
-    rows = []
+    width = terminal_width()
     for outcome in outcomes:
-        status = "ok" if outcome.ok else "FAILED"
         where = outcome.test.span.prefix() if outcome.test.span else ""
-        detail = "" if outcome.ok else (
-            f"- expected: {outcome.test.expect}\n+ actual:   {outcome.finding.verdict.value}: "
-            f"{outcome.finding.message}")
-        rows.append([status, outcome.rule.id, outcome.test.name, where, detail])
-    if rows:
-        print(tabulate(rows, ["", "rule", "test", "at", "detail"], tablefmt="simple"))
+        line = f"{'ok' if outcome.ok else 'FAILED':<6}  {outcome.rule.id}  {outcome.test.name}"
+        if width >= _WIDE:
+            line = f"{line}  ({where})" if where else line
+        print("\n".join(wrap(line, width, "", " " * 8)))
+        if not outcome.ok:
+            detail = (f"at {where}\n- expected: {outcome.test.expect}\n+ actual:   "
+                      f"{outcome.finding.verdict.value}: {outcome.finding.message}")
+            print("\n".join(wrap(detail, width, " " * 8)))
     untested = [r.id for r in rules if not r.tests]
     if untested:
         print(f"rules without tests: {', '.join(untested)}")
@@ -86,9 +96,11 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_frameworks(args: argparse.Namespace) -> int:
-    rows = []
+    width = terminal_width()
+    parts = []
     for framework in known(selected_rules(args)).values():
-        for control in framework.controls:
-            rows.append([framework.id, framework.title, control.id, ", ".join(r.id for r in control.rules)])
-    print(tabulate(rows, ["framework", "title", "control", "rules"], tablefmt="simple"))
+        rows = [[control.id, ", ".join(r.id for r in control.rules)] for control in framework.controls]
+        parts.append("\n".join([f"{framework.id}: {framework.title}",
+                                *columns(["control", "rules"], rows, width, flex=1)]))
+    print("\n\n".join(parts))
     return 0

@@ -34,7 +34,9 @@ tests:
 
 
 def test_test_files_beside_rules_run_with_the_inline_tests(cli: Callable[..., Result],
-                                                           write: Callable[[str, str], Path]) -> None:
+                                                           write: Callable[[str, str], Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough for each test's place beside it
     rule = write("rules/ssl.yaml", rule_text(SPEC))
     write("rules/ssl.tests.yaml", TESTS)
     result = cli("test", str(rule.parent))
