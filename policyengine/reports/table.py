@@ -37,6 +37,9 @@ _HEADERS = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.UNKNOWN: "unknow
 _TITLE_COLUMN = 36
 #: Where a finding's evidence and fix start, under its severity, rule and resource.
 _INDENT = "    "
+#: Findings of one rule shown in a section before the rest are counted: a large estate's
+#: table stays something a person reads (``--compact`` and the other formats list them all).
+SHOWN_PER_RULE = 20
 #: ANSI colours by verdict, for a terminal (https://no-color.org: NO_COLOR turns them off).
 _COLOURS = {Verdict.FAIL: "31", Verdict.ERROR: "35", Verdict.UNKNOWN: "33", Verdict.WAIVED: "36",
             Verdict.PASS: "32"}
@@ -182,7 +185,18 @@ class TableReporter:
         """Each finding: severity, rule and resource on a line; then what was seen and, for a
         failure, the command that fixes it, broken only where a shell joins it again."""
         out = [self.paint(verdict, f"{title} ({len(chosen)}):")]
+        per_rule: Counter[str] = Counter(f.rule.id for f in chosen)
+        shown: Counter[str] = Counter()
         for finding in chosen:
+            rule_id = finding.rule.id
+            shown[rule_id] += 1
+            if shown[rule_id] > SHOWN_PER_RULE:
+                if shown[rule_id] == SHOWN_PER_RULE + 1:
+                    more = per_rule[rule_id] - SHOWN_PER_RULE
+                    out += wrap(terminal(f"... and {more} more {rule_id} ({verdict.value}): --compact lists "
+                                         "each on a line, and -o report.csv or .json holds them all",
+                                         one_line=True), width, "", _INDENT)
+                continue
             head = (f"{finding.rule.metadata.severity.label:<8}{terminal(finding.rule.id, one_line=True)}  "
                     f"{_resource(finding)}")
             out += wrap(head, width, "", _INDENT)

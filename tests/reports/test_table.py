@@ -163,3 +163,16 @@ def test_json_and_sarif_give_each_failure_its_own_command(cli: Callable[..., Res
                               "--server-name pg-orders-staging-01 --name require_secure_transport --value on")
     results = json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]
     assert staging["fix"] in {r["properties"].get("fix") for r in results}
+
+
+def test_a_rule_with_many_findings_shows_some_and_counts_the_rest(cli: Callable[..., Result],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from policyengine.reports import table
+
+    monkeypatch.setattr(table, "SHOWN_PER_RULE", 2)
+    out = cli("scan").out
+    failing = out[out.index("Failing (15):"):out.index("Could not evaluate")]
+    assert failing.count("medium  PG-FLEX-003") == 2
+    assert "... and 2 more PG-FLEX-003 (fail): --compact lists each on a line" in " ".join(failing.split())
+    compact = cli("scan", "--compact").out
+    assert compact.count("PG-FLEX-003  ") == 4
