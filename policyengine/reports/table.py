@@ -127,8 +127,9 @@ class TableReporter:
                 if chosen:
                     parts.append(self._section(verdict, title, chosen, width))
             if context.stats.notes:
-                # A note a line, unwrapped: each starts with the file:line it is about, to grep for.
-                parts.append([f"note: {terminal(note, one_line=True)}" for note in context.stats.notes])
+                # Each starts with the file:line it is about, on its first line, to grep for.
+                parts.append([line for note in context.stats.notes
+                              for line in wrap(f"note: {terminal(note, one_line=True)}", width, "", "      ")])
         parts.append(_input_errors(context.scan, self.paint, width))
         if not context.quiet:
             parts.append(_missing(context.scan, width))
