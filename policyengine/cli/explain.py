@@ -11,6 +11,7 @@ from policyengine.evaluator import RuleIndex
 from policyengine.evaluator.explain import explain, render
 from policyengine.pipeline import ScanOptions, file_sources, read_records, selected_rules, template_options
 from policyengine.records.model import Record
+from policyengine.reports.layout import terminal_width, wrap
 from policyengine.status import Stats
 
 
@@ -38,8 +39,18 @@ def run_explain(args: argparse.Namespace) -> int:
         json.dump(explanation.to_json(), sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render(explanation))
+        sys.stdout.write(_fitted(render(explanation), terminal_width()))
     return 0
+
+
+def _fitted(text: str, width: int) -> str:
+    """Each line of the tree wrapped to ``width``, continuing under its own indentation."""
+    out = []
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        lead = line[:len(line) - len(body)]
+        out += wrap(body, width, lead, lead + "    ") if body else [""]
+    return "\n".join(out) + "\n"
 
 
 def _names(record: Record, wanted: str) -> bool:

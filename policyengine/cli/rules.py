@@ -48,7 +48,7 @@ def _show(rule: Rule, width: int) -> None:
     fields += [("portal", meta.remediation.portal)] if meta.remediation.portal else []
     fields += [("reference", ref) for ref in meta.references]
     fields += [("control", f"{framework}: {', '.join(controls)}") for framework, controls in meta.controls]
-    out = [f"{rule.id}: {meta.title}"]
+    out = wrap(f"{rule.id}: {meta.title}", width, "", "    ")
     for label, text in fields:
         out += wrap(" ".join(text.split()), width, f"  {label + ':':<13}", " " * 15)
     if meta.remediation.cli:

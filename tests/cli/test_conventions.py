@@ -138,3 +138,16 @@ def test_a_new_rule_names_a_schema_that_travels_with_it(cli: Cli, tmp_path: Path
 def test_the_console_script_prints_help_with_no_arguments() -> None:
     done = subprocess.run([sys.executable, "-m", "policyengine"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "usage: policyengine" in done.stdout and done.stderr == ""
+
+
+@pytest.mark.parametrize("argv", [["scan"], ["scan", "--compact"], ["rules", "list"], ["rules", "show", "PG-FLEX-004"],
+                                  ["frameworks"], ["test"], ["explain", "PG-FLEX-004", "pg-sandbox-dev-01"],
+                                  ["scan", "--help"], ["--help"]])
+def test_text_output_fits_80_columns(cli: Cli, monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli(*argv)
+    assert result.code in (0, 1)
+    # Only a line holding a word no line can hold (an id, a URL) may stand out; --compact keeps a
+    # finding on one line on purpose (to grep for it).
+    long = [line for line in result.out.splitlines() if len(line) > 80 and max(map(len, line.split())) < 60]
+    assert long == [] or argv == ["scan", "--compact"]
