@@ -4,8 +4,12 @@ table with filters, the rules' remediation, and the scan's status and inputs.
 
 The page loads nothing: its style and script are inlined (``html/report.css``,
 ``html/report.js``), its charts are inline SVG drawn from the counts, and the findings reach
-the script as a JSON data island. It holds no generation time and sorts everything, so the
-same findings give a byte-identical file.
+the script as a JSON data island. Everything is sorted and the only time it holds is when it
+was generated, which ``SOURCE_DATE_EPOCH`` sets: with it, the same findings give a
+byte-identical file (https://reproducible-builds.org/specs/source-date-epoch/).
+
+The findings are a table on a wide screen and a card each below 1000 px (``report.css``);
+printed, every finding that matches the filters is listed, whatever the page had shown.
 
 Findings are held in memory until the end, because the page opens with the summary and the
 table is sorted. Failing, erroring, unknown and waived findings are all kept: they are what
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections import Counter
 from importlib import resources
 from typing import IO, Any
@@ -27,7 +32,14 @@ from policyengine.errors import Span
 from policyengine.findings import VERDICT_ORDER, Finding, Verdict
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import json_text, visible_json
-from policyengine.reports.html_scan import not_judged_section, scan_section
+from policyengine.reports.fixes import fix_command
+from policyengine.reports.html_scan import (
+    Provenance,
+    header,
+    not_judged_section,
+    scan_section,
+    source_date_epoch,
+)
 from policyengine.reports.html_sections import LABELS, controls_section, esc, rules_section, summary_section
 from policyengine.reports.json_report import rule_json
 from policyengine.reports.table import short_resource
@@ -35,6 +47,8 @@ from policyengine.reports.table import short_resource
 #: Passing or not-applicable findings listed at most, per verdict (each takes under 1 kB of page).
 QUIET_LIMIT = 5000
 _QUIET = (Verdict.PASS, Verdict.NOT_APPLICABLE)
+#: Verdicts whose rows carry the command that fixes their resource (a passing one needs none).
+_FIXABLE = frozenset({Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED})
 _ORDER = {v: i for i, v in enumerate(VERDICT_ORDER)}
 NO_SUBSCRIPTION = "(no subscription)"
 
@@ -94,6 +108,9 @@ class HtmlReporter:
     def __init__(self, out: IO[str], rules: tuple[ir.Rule, ...]) -> None:
         self.out = out
         self.rules = rules
+        # Read before the scan, so that a malformed value stops it before any work is done.
+        self.epoch = source_date_epoch(os.environ)
+        self.declared_files: set[str] = set()
         self.listed: list[Finding] = []
         self.quiet: dict[Verdict, list[Finding]] = {v: [] for v in _QUIET}
         self.quiet_seen: Counter[Verdict] = Counter()
@@ -105,6 +122,8 @@ class HtmlReporter:
         if counts is None:
             counts = self.subscriptions[label] = Counter()
         counts[finding.verdict] += 1
+        if finding.origin.kind is ir.SourceKind.DECLARED:
+            self.declared_files.add(finding.origin.file)
         if finding.verdict not in self.quiet:
             self.listed.append(finding)
             return
@@ -126,7 +145,9 @@ class HtmlReporter:
               f'<meta name="generator" content="policyengine {esc(__version__)}">\n'
               "<title>Azure Database for PostgreSQL compliance report</title>\n"
               f"<style>{style}</style>\n</head>\n<body>\n")
-        write(self._header(summary, context))
+        write(header(summary, context, subscriptions=tuple(self.subscriptions),
+                     declared_files=len(self.declared_files), provenance=Provenance.at(self.epoch),
+                     sections=self._sections(context)))
         write("<main>\n")
         write(summary_section(summary, context, self.subscriptions) + "\n")
         not_judged = not_judged_section(context.scan)
@@ -137,8 +158,8 @@ class HtmlReporter:
         write(self._findings_section(findings) + "\n")
         write(rules_section(self.rules, summary) + "\n")
         write(scan_section(summary, context) + "\n")
-        write(f'<p class="muted">Written by policyengine {esc(__version__)}. The report holds no '
-              "generation time: the same findings give the same file.</p>\n</main>\n")
+        write(f'<p class="muted">Written by policyengine {esc(__version__)}. With '
+              "<code>SOURCE_DATE_EPOCH</code> set, the same findings give the same file.</p>\n</main>\n")
         # The islands' text is shown as the markup's is: control characters visibly.
         write('<script type="application/json" id="rules-data">'
               + island_json(visible_json([rule_json(r) for r in self.rules])) + "</script>\n")
@@ -149,20 +170,15 @@ class HtmlReporter:
         write("\n]</script>\n")
         write(f"<script>{script}</script>\n</body>\n</html>\n")
 
-    def _header(self, summary: Summary, context: ReportContext) -> str:
+    @staticmethod
+    def _sections(context: ReportContext) -> list[tuple[str, str]]:
         sections = [("summary", "Summary")]
         if context.scan.input_errors or context.scan.missing:
             sections.append(("not-judged", "Not judged"))
         if context.framework is not None:
             sections.append(("controls", "Controls"))
-        sections += [("findings-section", "Findings"), ("rules", "Rules and remediation"),
-                     ("scan", "Scan status and inputs")]
-        links = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in sections)
-        return (f"<header>\n<h1>Azure Database for PostgreSQL compliance report</h1>\n"
-                f'<p class="muted">{len(self.rules)} rules, {summary.total()} verdicts on '
-                f"{sum(context.stats.resources.values())} resources from {len(context.inputs)} "
-                f"input{'s' if len(context.inputs) != 1 else ''}.</p>\n"
-                f'<nav aria-label="Sections"><ul>{links}</ul></nav>\n</header>\n')
+        return [*sections, ("findings-section", "Findings"), ("rules", "Rules and remediation"),
+                ("scan", "Scan status and inputs")]
 
     def _findings_section(self, findings: list[Finding]) -> str:
         subscriptions = sorted({subscription_label(f) for f in findings})
@@ -197,10 +213,9 @@ class HtmlReporter:
                 "<noscript><p>The findings table needs JavaScript; the summary, the rules and the "
                 "scan status do not.</p></noscript>",
                 '<table id="findings-table"><colgroup>'
-                + "".join(f'<col class="{c}">' for c in ("verdict", "severity", "rule", "resource",
-                                                          "subscription", "detail"))
-                + "</colgroup><thead><tr><th>Verdict</th><th>Severity</th><th>Rule</th>"
-                "<th>Resource and location</th><th>Subscription</th><th>Message, evidence and fix</th>"
+                + "".join(f'<col class="{c}">' for c in ("status", "rule", "resource", "detail"))
+                + "</colgroup><thead><tr><th>Verdict</th><th>Rule</th>"
+                "<th>Resource and location</th><th>What was found, and the fix</th>"
                 '</tr></thead><tbody id="findings-body"></tbody></table>',
                 '<button type="button" id="findings-more" hidden>Show more</button>',
                 "</section>"]
@@ -215,14 +230,25 @@ class HtmlReporter:
             "name": short_resource(finding.resource_id),
             "subscription": subscription_label(finding),
             "location": location(finding),
-            "message": finding.message,
+            "message": _message(finding),
             "evidence": [{"outcome": e.outcome.value, "text": e.sentence()} for e in finding.evidence],
         }
+        fix = fix_command(finding) if finding.verdict in _FIXABLE else None
+        if fix is not None:
+            row["fix"] = fix
         if finding.waiver is not None:
             row["waiver"] = finding.waiver.to_json()
         if finding.baseline:
             row["baseline"] = True
         return row
+
+
+def _message(finding: Finding) -> str:
+    """The finding's message without the rule title it opens with: the row shows the title
+    beside it, and the message keeps its room for what was found."""
+    message = finding.message
+    opening = f"{finding.rule.metadata.title} — "
+    return message[len(opening):] if message.startswith(opening) else message
 
 
 def _select(control_id: str, label: str, options: list[str]) -> str:

@@ -8,6 +8,7 @@ findings table is the only part the page's script draws (``html_report``).
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -28,12 +29,18 @@ _CARD_TEXT = {
     Verdict.WAIVED: "waived", Verdict.PASS: "pass", Verdict.NOT_APPLICABLE: "not applicable",
 }
 
-# Chart geometry, in SVG user units. Labels are drawn in a monospace font so that their width
-# is known without measuring text; longer labels are cut and shown whole in a tooltip.
-_ROW_H = 24
+# Chart geometry, in SVG user units. Text is drawn in a monospace font so that its width is
+# known without measuring it. Each row is its caption (up to two lines; what is longer is cut
+# and shown whole in a tooltip) above its bar, so a chart is as wide as a bar and its tally
+# (about 650 units, which an 800 px window shows unscaled) however long the rule titles are.
+_LINE_H = 15
+_BAR_H = 16
+_ROW_GAP = 12
 _BAR_W = 360.0
 _CHAR_W = 7.3
-_LABEL_CHARS = 40
+_CAPTION_LINES = 2
+#: The widest a chart is drawn for its captions (an 800 px window's content is about 750 px).
+_MAX_W = 720
 
 
 def esc(text: object) -> str:
@@ -61,47 +68,62 @@ def tally(counts: Mapping[Verdict, int]) -> str:
     return " · ".join(parts) or "no resources"
 
 
-def _cut(label: str) -> str:
-    return label if len(label) <= _LABEL_CHARS else label[:_LABEL_CHARS - 1] + "…"
+def _lines(text: str, chars: int) -> list[str]:
+    """``text`` in lines of at most ``chars``, broken at spaces where it can be; past
+    :data:`_CAPTION_LINES` lines the last is cut with an ellipsis."""
+    lines = textwrap.wrap(text, chars, break_on_hyphens=False) or [""]
+    if len(lines) > _CAPTION_LINES:
+        last = " ".join(lines[_CAPTION_LINES - 1:])
+        lines = [*lines[:_CAPTION_LINES - 1], last[:chars - 1] + "…"]
+    return lines
 
 
-def bar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, Mapping[Verdict, int]]]) -> str:
+def bar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, str, Mapping[Verdict, int]]]) -> str:
     """A horizontal stacked bar per row, scaled to the row's total (the share of each verdict),
-    with the label on the left and the counts as text on the right.
+    with its caption above and the counts as text on the right. A row is ``(key, caption,
+    counts)``: the key names the row (``data-label``), the caption is what a reader sees
+    (a rule's id and title); a caption starts with its key, drawn bold.
 
     The ``<svg>`` is an image to assistive technology, named by its ``<title>`` and described by
-    a ``<desc>`` that says every row's counts; each segment has a tooltip of its own.
+    a ``<desc>`` that says every row's counts; each caption and segment has a tooltip of its own.
     """
-    longest = min(max((len(label) for label, _ in rows), default=8), _LABEL_CHARS)
-    left = round(12 + longest * _CHAR_W)
-    width = left + int(_BAR_W) + round(16 + max((len(tally(c)) for _, c in rows), default=0) * _CHAR_W)
-    height = max(len(rows), 1) * _ROW_H
-    desc = "; ".join(f"{label}: {tally(counts)}" for label, counts in rows) or "no findings"
+    bars = round(_BAR_W + 16 + max((len(tally(c)) for _, _, c in rows), default=0) * _CHAR_W)
+    captions = round(max((len(caption) for _, caption, _ in rows), default=0) * _CHAR_W)
+    width = max(bars, min(captions, _MAX_W))
+    chars = int(width / _CHAR_W)
+    captions_lines = [_lines(caption, chars) for _, caption, _ in rows]
+    height = sum(len(lines) * _LINE_H + _BAR_H + _ROW_GAP for lines in captions_lines) or _BAR_H
+    desc = "; ".join(f"{caption}: {tally(counts)}" for _, caption, counts in rows) or "no findings"
     out = [f'<svg id="{chart_id}" class="chart" role="img" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" aria-labelledby="{chart_id}-title {chart_id}-desc">',
            f'<title id="{chart_id}-title">{esc(title)}</title>',
            f'<desc id="{chart_id}-desc">{esc(desc)}</desc>']
-    for i, (label, counts) in enumerate(rows):
-        y = i * _ROW_H
+    top = 0
+    for (key, caption, counts), lines in zip(rows, captions_lines, strict=True):
         total = sum(counts.get(v, 0) for v in VERDICT_ORDER)
-        out.append(f'<g class="bar" data-label="{esc(label)}" data-total="{total}">')
-        out.append(f'<text class="label" x="{left - 8}" y="{y + 16}" text-anchor="end">'
-                   f'<title>{esc(label)}</title>{esc(_cut(label))}</text>')
+        out.append(f'<g class="bar" data-label="{esc(key)}" data-total="{total}">')
+        spans = []
+        for i, line in enumerate(lines):
+            shown = (f'<tspan class="key">{esc(key)}</tspan>{esc(line[len(key):])}'
+                     if i == 0 and key and line.startswith(key) else esc(line))
+            spans.append(f'<tspan x="0" y="{top + (i + 1) * _LINE_H - 3}">{shown}</tspan>')
+        out.append(f'<text class="label"><title>{esc(caption)}</title>{"".join(spans)}</text>')
+        y = top + len(lines) * _LINE_H
+        top = y + _BAR_H + _ROW_GAP
         if not total:
-            out.append(f'<rect class="empty" x="{left}" y="{y + 4}" width="{_BAR_W:.2f}" '
-                       f'height="{_ROW_H - 8}"/>')
+            out.append(f'<rect class="empty" x="0" y="{y}" width="{_BAR_W:.2f}" height="{_BAR_H}"/>')
         done = 0
         for verdict in VERDICT_ORDER:
             n = counts.get(verdict, 0)
             if not n:
                 continue
-            x0, x1 = left + _BAR_W * done / total, left + _BAR_W * (done + n) / total
+            x0, x1 = _BAR_W * done / total, _BAR_W * (done + n) / total
             done += n
             out.append(f'<rect class="seg v-{verdict.value}" data-verdict="{verdict.value}" '
-                       f'data-count="{n}" x="{x0:.2f}" y="{y + 4}" width="{x1 - x0:.2f}" '
-                       f'height="{_ROW_H - 8}"><title>{esc(label)}: {n} {LABELS[verdict]} '
-                       f'of {total}</title></rect>')
-        out.append(f'<text class="tally" x="{left + int(_BAR_W) + 8}" y="{y + 16}">'
+                       f'data-count="{n}" x="{x0:.2f}" y="{y}" width="{x1 - x0:.2f}" '
+                       f'height="{_BAR_H}"><title>{esc(key)}: {n} {LABELS[verdict]} of {total}'
+                       "</title></rect>")
+        out.append(f'<text class="tally" x="{int(_BAR_W) + 8}" y="{y + 12}">'
                    f'{esc(tally(counts))}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
@@ -153,11 +175,13 @@ def summary_section(summary: Summary, context: ReportContext,
     out.append(_legend())
     out.append('<h3>By rule</h3>')
     out.append(bar_chart("chart-rules", "Verdicts by rule",
-                         [(r.id, summary.counts.get(r.id, Counter())) for r in summary.rules]))
+                         [(r.id, f"{r.id} — {r.metadata.title}", summary.counts.get(r.id, Counter()))
+                          for r in summary.rules]))
     out.append('<h3>By subscription</h3>')
     out.append('<p class="muted">Templates and plans name their subscription by the expression that '
                'gives it at deployment; their findings are grouped under that text.</p>')
-    out.append(bar_chart("chart-subscriptions", "Verdicts by subscription", sorted(subscriptions.items())))
+    out.append(bar_chart("chart-subscriptions", "Verdicts by subscription",
+                         [(label, label, counts) for label, counts in sorted(subscriptions.items())]))
     out.append("</section>")
     return "\n".join(out)
 
@@ -190,7 +214,7 @@ def controls_section(framework: Framework, summary: Summary) -> str:
 def _link(url: str) -> str:
     """A web reference as a link; anything else (a custom rule may say anything) as text."""
     if url.lower().startswith(("https://", "http://")):
-        return f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(url)}</a>'
+        return f'<a class="url" href="{esc(url)}" rel="noopener noreferrer">{esc(url)}</a>'
     return esc(url)
 
 

@@ -1,6 +1,8 @@
-"""The HTML report: a well-formed, self-contained, deterministic page with hostile text made
-inert (static checks), and what a reader sees in real headless Chromium — the counts, the
-charts, the findings table and its filters — with no console error and no request.
+"""The HTML report: a well-formed, self-contained page, byte-identical under
+``SOURCE_DATE_EPOCH``, with hostile text made inert (static checks); the header an auditor
+files, the fix commands, the types no rule reads; and what a reader sees in real headless
+Chromium — the counts, the charts, the findings table and its filters — with no console error
+and no request. How the page lays out at three widths and in print: ``test_html_layout.py``.
 
 The browser checks need Debian's Chromium at /usr/bin/chromium (``apt-get install chromium``)
 and are skipped without it, unless ``CI_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes its
@@ -10,6 +12,7 @@ absence a failure. Playwright drives it; its own browser download is never used.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from policyengine import frameworks, ir
+from policyengine import __version__, frameworks, ir
 from policyengine.cli import main
 from policyengine.evaluator import RuleIndex, evaluate_records
 from policyengine.findings import Evidence, Finding, Verdict, Waiver
@@ -34,7 +37,9 @@ from policyengine.loading.rules import load_rules
 from policyengine.pipeline import example_path
 from policyengine.records.assemble import assemble
 from policyengine.reports import ReportContext, Summary, formats, html_report
+from policyengine.reports.fixes import fix_command
 from policyengine.reports.html_report import island_json
+from policyengine.reports.html_scan import read_by_rules, rules_digest, split_ignored
 from policyengine.sources.export import open_input
 from policyengine.status import Gap, ScanStatus, Stats
 
@@ -51,6 +56,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 # profile is Playwright's own fresh temporary one.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: A build's time for reproducible pages (2023-11-14 22:13:20 UTC).
+EPOCH = "1700000000"
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -69,12 +76,18 @@ class Rendered:
         return sum(1 for f in self.doc["findings"] if f["verdict"] in ATTENTION and match(f))
 
 
-def scan_to(folder: Path, *argv: str) -> Rendered:
-    """The CLI's HTML and JSON reports of one scan."""
+def scan_to(folder: Path, *argv: str, epoch: str | None = EPOCH) -> Rendered:
+    """The CLI's HTML and JSON reports of one scan, dated ``epoch`` (``SOURCE_DATE_EPOCH``;
+    None: unset, so the page is dated by the clock)."""
     folder.mkdir(parents=True, exist_ok=True)
     page, doc = folder / "report.html", folder / "report.json"
-    code = main(["scan", *argv, "--format", "html", "--output", str(page),
-                 "--format", "json", "--output", str(doc)])
+    with pytest.MonkeyPatch.context() as patch:
+        if epoch is None:
+            patch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        else:
+            patch.setenv("SOURCE_DATE_EPOCH", epoch)
+        code = main(["scan", *argv, "--format", "html", "--output", str(page),
+                     "--format", "json", "--output", str(doc)])
     assert code in (0, 1)
     return Rendered(page, json.loads(doc.read_text(encoding="utf-8")))
 
@@ -215,11 +228,133 @@ def test_the_page_is_well_formed_and_loads_nothing(name: str, request: pytest.Fi
     assert len(island(parser, "findings")) == rendered.attention() + verdicts["pass"] + verdicts["not_applicable"]
 
 
-def test_the_same_findings_give_the_same_bytes(example: Rendered, tmp_path: Path) -> None:
+def test_with_source_date_epoch_the_same_findings_give_the_same_bytes(
+        example: Rendered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert scan_to(tmp_path).path.read_bytes() == example.path.read_bytes()
+    assert '<time id="generated" datetime="2023-11-14T22:13:20Z">2023-11-14 22:13:20 UTC</time> ' \
+           "(<code>SOURCE_DATE_EPOCH</code>)" in example.html
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     findings = example_findings()[1]
     assert render(findings[::-1]) == render(findings)
-    assert not re.search(r"generated (at|on)", render(findings), re.IGNORECASE)
+
+
+def test_without_source_date_epoch_the_page_is_dated_now(tmp_path: Path) -> None:
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    page = scan_to(tmp_path, epoch=None).html
+    after = datetime.datetime.now(datetime.UTC)
+    [stamp] = re.findall(r'<time id="generated" datetime="([^"]+)">', page)
+    assert before <= datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z") <= after
+    assert "(<code>SOURCE_DATE_EPOCH</code>)" not in page
+    assert scan_to(tmp_path / "empty", epoch="").html.count("(<code>SOURCE_DATE_EPOCH</code>)") == 0
+
+
+@pytest.mark.parametrize("value", ["yesterday", "-1", "1.5", " 1700000000", "99999999999999999999"])
+def test_a_malformed_source_date_epoch_stops_the_scan_before_it_starts(
+        value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    page = tmp_path / "r.html"
+    assert main(["scan", "--format", "html", "--output", str(page)]) == 2
+    assert "SOURCE_DATE_EPOCH" in capsys.readouterr().err
+    assert not page.exists()
+
+
+def test_the_header_says_what_an_auditor_files(example: Rendered) -> None:
+    """Scope, tool, rule set, time, result and failures by severity, each in the header."""
+    parser = parse(example.html)
+    header = example.html.split("<header>", 1)[1].split("</header>", 1)[0]
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", header.split("<nav", 1)[0]))
+    assert list(facts) == ["Source", "Inputs", "Subscriptions", "Resources", "Tool", "Rules", "Generated",
+                           "Result", "Failures by severity"]
+    assert facts["Source"] == "Resource Graph export"
+    assert facts["Inputs"] == '1: <span class="mono">examples/estate.json</span>'
+    subscriptions = sorted({f["resource"]["subscriptionId"] for f in example.doc["findings"]})
+    assert facts["Subscriptions"] == f"{len(subscriptions)}: " + ", ".join(
+        f'<span class="mono">{s}</span>' for s in subscriptions)
+    assert facts["Resources"] == f"{sum(example.doc['inputs']['resources'].values())} evaluated (" + ", ".join(
+        f"{t.rsplit('/', 1)[-1]} {n}" for t, n in sorted(example.doc["inputs"]["resources"].items(),
+                                                          key=lambda kv: (-kv[1], kv[0]))) + ")"
+    assert facts["Tool"] == f"policyengine {__version__}"
+    assert f"sha256:{rules_digest(load_rules([]))[:16]}</span>" in facts["Rules"]
+    summary = example.doc["summary"]
+    assert facts["Result"].startswith(f"{summary['failing']} failing at or above severity info; exit code 1")
+    severity = {r["id"]: r["severity"] for r in example.doc["rules"]}
+    failing = Counter(severity[f["rule"]["id"]] for f in example.doc["findings"] if f["verdict"] == "fail")
+    shown = dict(re.findall(r'data-severity="(\w+)">(\d+)<', facts["Failures by severity"]))
+    assert shown == {s: str(failing[s]) for s in ("critical", "high", "medium", "low", "info")}
+    assert any(attr == "datetime" for tag, attr, _ in parser.attrs if tag == "time")
+
+
+def test_templates_scope_names_templates_and_the_deployment_subscription(templates: Rendered) -> None:
+    header = templates.html.split("<nav", 1)[0]
+    assert "<dt>Source</dt><dd>templates and plans (pre-deployment)</dd>" in header
+    declared = {f["resource"]["source"]["file"] for f in templates.doc["findings"]}
+    assert f"<dt>Templates and plans</dt><dd>{len(declared)} files declaring resources" in header
+    assert "and 2 more (listed under Scan status and inputs)" in header  # 7 inputs, 5 named
+    assert ("<dt>Subscriptions</dt><dd>none named; chosen at deployment: <span class=\"mono\">[azurerm provider "
+            'subscription]</span>, <span class="mono">[subscription().subscriptionId]</span></dd>') in header
+
+
+def test_the_rules_digest_is_stable_and_follows_what_the_rules_judge() -> None:
+    rules = load_rules([])
+    digest = rules_digest(rules)
+    assert re.fullmatch(r"[0-9a-f]{64}", digest)
+    assert rules_digest(rules[::-1]) == digest  # by id, not by the order they were loaded in
+    first = rules[0]
+    moved = dataclasses.replace(first, span=None, tests=())  # where it was read, its inline tests
+    assert rules_digest((moved, *rules[1:])) == digest
+    meta = first.metadata
+    for changed in (dataclasses.replace(first, metadata=dataclasses.replace(meta, severity=ir.Severity.LOW)),
+                    dataclasses.replace(first, on_missing=ir.OnMissing.PASS),
+                    dataclasses.replace(first, metadata=dataclasses.replace(
+                        meta, remediation=dataclasses.replace(meta.remediation, cli="az other")))):
+        assert rules_digest((changed, *rules[1:])) != digest
+
+
+def test_rule_titles_label_the_chart(example: Rendered) -> None:
+    for rule in example.doc["rules"]:
+        caption = f"{rule['id']} — {rule['title']}"
+        assert f'<g class="bar" data-label="{rule["id"]}"' in example.html
+        assert f"<title>{caption}</title>" in example.html.replace("&#x27;", "'")
+
+
+def test_types_the_rules_read_are_not_listed_as_unread(example: Rendered) -> None:
+    """An export holds server parameters and Defender plans the rules do not need: their types
+    are read (the rules read two parameters and one plan), and only other types are unread."""
+    ignored = example.doc["inputs"]["ignored"]
+    assert ignored["microsoft.dbforpostgresql/flexibleservers/configurations"] > 0
+    parser = parse(example.html)
+    unread = example.html.split('id="ignored-by-type"', 1)[1].split("</table>", 1)[0]
+    others = example.html.split('id="other-rows-by-type"', 1)[1].split("</table>", 1)[0]
+    assert "configurations" not in unread and "pricings" not in unread
+    assert "microsoft.compute/virtualmachines" in unread and "microsoft.storage/storageaccounts" in unread
+    assert ('<td class="mono">microsoft.dbforpostgresql/flexibleservers/configurations</td><td class="num">'
+            f'{ignored["microsoft.dbforpostgresql/flexibleservers/configurations"]}</td>'
+            '<td class="mono">require_secure_transport, ssl_min_protocol_version</td>') in others
+    assert '<td class="mono">microsoft.security/pricings</td>' in others
+    assert parser.tags["table"] >= 2
+    read = read_by_rules(load_rules([]))
+    assert read["microsoft.dbforpostgresql/servers/securityalertpolicies"] == {"Default"}
+    assert read["microsoft.dbforpostgresql/flexibleservers"] == set()
+    assert split_ignored(load_rules([]), {"a/b": 1, "microsoft.security/pricings": 2}) == (
+        {"a/b": 1}, {"microsoft.security/pricings": 2})
+    # With only the single-server rules, a flexible server's parameters are of a type no rule reads.
+    single = tuple(r for r in load_rules([]) if r.id.startswith("PG-SINGLE"))
+    assert split_ignored(single, ignored)[0]["microsoft.dbforpostgresql/flexibleservers/configurations"] > 0
+
+
+def test_each_finding_carries_the_fix_for_its_own_resource() -> None:
+    findings = example_findings()[1]
+    rows = island(parse(render(findings)), "findings")
+    listed = sorted((f for f in findings), key=html_report._sort_key)
+    assert len(rows) == len(listed)
+    for row, finding in zip(rows, listed, strict=True):
+        if finding.verdict in (Verdict.PASS, Verdict.NOT_APPLICABLE):
+            assert "fix" not in row
+        else:
+            assert row["fix"] == fix_command(finding)
+            assert "<resource-group>" not in row["fix"] and "<server>" not in row["fix"]
+    some = next(r for r in rows if r["verdict"] == "fail" and "flexible-server parameter set" in r.get("fix", ""))
+    assert "--resource-group rg-" in some["fix"] and f"--server-name {some['name'].split('/')[-1]}" in some["fix"]
 
 
 def test_hostile_text_is_escaped_in_markup_and_in_the_data_island() -> None:
@@ -282,9 +417,10 @@ def test_baseline_findings_are_marked_and_not_counted() -> None:
 
 # ---- in the browser ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the module: a new page per test is cheap, a launch is not."""
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright; the test is skipped without it (failed under
+    ``CI_REQUIRE_BROWSER=1``)."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is absent (apt-get install chromium): the browser checks cannot run"
         if os.environ.get("CI_REQUIRE_BROWSER") == "1":
@@ -296,6 +432,13 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the module: a new page per test is cheap, a launch is not."""
+    with chromium() as launched:
+        yield launched
 
 
 @dataclasses.dataclass
@@ -386,9 +529,14 @@ def test_the_findings_table_and_its_filters(example: Rendered, show: Callable[[P
     assert page.inner_text("#findings-shown").startswith(f"Showing {expected} of {expected}")
     page.select_option("#f-rule", "PG-SINGLE-002")
     assert shown.rows() == 1
+    [finding] = [f for f in example.doc["findings"] if f["rule"]["id"] == "PG-SINGLE-002"
+                 and "pgsql-legacy-hr" in f["resource"]["id"]]
+    fix = "az postgres server update --resource-group rg-hr-legacy --name pgsql-legacy-hr"
+    assert page.inner_text("#findings-body .fix code").startswith(fix)  # shown for a failure
     page.click("#findings-body details summary")
     detail = page.inner_text("#findings-body details")
-    assert "With the Azure CLI" in detail and "az postgres server update" in detail
+    assert "With the Azure CLI" in detail and fix in detail and "<resource-group>" not in detail
+    assert finding["verdict"] == "fail"
     page.click("button[type=reset]")
     page.wait_for_function(f"document.querySelectorAll('#findings-body > tr').length === {example.attention()}")
     shown.clean(example.path.as_uri())

@@ -1,6 +1,7 @@
 // The HTML report's findings table: filters over the JSON data islands, inlined into the page
 // (its hash is in the page's CSP). Text reaches the page only through textContent, never
 // innerHTML, so a hostile resource name or message is shown as text and never parsed.
+// Each finding is a table row; below 1000 px the style sheet lays each row out as a card.
 "use strict";
 (() => {
   // Rows are added a page at a time: a browser stays responsive with a few hundred rows of
@@ -40,10 +41,20 @@
   function link(href, text) {
     // Only web links: a custom rule's reference such as javascript:... stays text.
     if (!/^https?:\/\//i.test(href)) return el("span", "", text);
-    const a = el("a", "", text);
+    const a = el("a", "url", text);
     a.href = href;
     a.rel = "noopener noreferrer";
     return a;
+  }
+
+  // A command, its words kept whole where they fit (a line that breaks after "--" reads as
+  // two options); a long word (a URL) may still break anywhere. Copying gives the same text.
+  function command(text) {
+    const code = el("code", "command");
+    text.split(/( +)/).forEach((part, i) => {
+      code.appendChild(i % 2 || part.length > 30 ? document.createTextNode(part) : el("span", "word", part));
+    });
+    return code;
   }
 
   function section(parent, title) {
@@ -77,11 +88,10 @@
       section(box, "In the Azure portal");
       box.appendChild(el("p", "prose", rule.remediation.portal));
     }
-    if (rule.remediation.cli) {
+    if (f.fix) {
+      // The rule's command with this resource's subscription, group and server filled in.
       section(box, "With the Azure CLI");
-      const pre = el("pre");
-      pre.appendChild(el("code", "", rule.remediation.cli));
-      box.appendChild(pre);
+      box.appendChild(el("pre")).appendChild(command(f.fix));
     }
     if (rule.references.length) {
       section(box, "References");
@@ -94,36 +104,50 @@
 
   function row(f) {
     const rule = rules[f.rule];
-    const tr = el("tr", "v-" + f.verdict);
-    const verdict = tr.appendChild(el("td"));
-    verdict.appendChild(el("span", "badge", LABELS[f.verdict] || f.verdict));
-    if (f.baseline) {
-      verdict.appendChild(document.createTextNode(" "));
-      verdict.appendChild(el("span", "badge plain", "in baseline"));
-    }
-    tr.appendChild(el("td", "", rule.severity));
+    const tr = el("tr", "finding v-" + f.verdict);
+    const status = tr.appendChild(el("td", "status"));
+    status.appendChild(el("span", "badge", LABELS[f.verdict] || f.verdict));
+    status.appendChild(el("span", "severity sev-" + rule.severity, rule.severity));
+    if (f.baseline) status.appendChild(el("span", "badge plain", "in baseline"));
     const ruleCell = tr.appendChild(el("td", "rule"));
-    const anchor = ruleCell.appendChild(el("a", "", rule.id));
+    const anchor = ruleCell.appendChild(el("a", "rule-id", rule.id));
     anchor.href = "#rule-" + rule.id;
-    ruleCell.appendChild(el("div", "muted", rule.title));
+    ruleCell.appendChild(el("span", "rule-title", rule.title));
     const resource = tr.appendChild(el("td", "resource"));
     resource.appendChild(el("div", "name", f.name));
-    resource.appendChild(el("div", "mono muted", f.resource));
-    if (f.location) resource.appendChild(el("div", "mono", f.location));
-    tr.appendChild(el("td", "mono subscription", f.subscription));
-    const detail = tr.appendChild(el("td"));
-    detail.appendChild(el("div", "", f.message));
+    resource.appendChild(el("div", "mono muted id", f.resource));
+    if (f.location) resource.appendChild(el("div", "mono where", f.location));
+    const detail = tr.appendChild(el("td", "detail"));
+    detail.appendChild(el("p", "message", f.message));
+    if (f.fix && f.verdict === "fail") {
+      const fix = detail.appendChild(el("div", "fix"));
+      fix.appendChild(el("span", "fix-label", "Fix"));
+      fix.appendChild(command(f.fix));
+    }
     detail.appendChild(details(f, rule));
     return tr;
   }
 
-  function renderMore() {
-    const end = Math.min(matches.length, rendered + PAGE);
+  // What the filters select, in words, for the line above the table (and so for a printout).
+  function filtersText() {
+    const parts = [];
+    for (const [name, control] of Object.entries(controls)) {
+      if (name === "search") {
+        if (control.value.trim()) parts.push(`search "${control.value.trim()}"`);
+      } else if (control.value) {
+        parts.push(`${name} ${control.selectedOptions[0].textContent}`);
+      }
+    }
+    return parts.join("; ");
+  }
+
+  function renderMore(all) {
+    const end = all ? matches.length : Math.min(matches.length, rendered + PAGE);
     const batch = document.createDocumentFragment();
     for (; rendered < end; rendered += 1) batch.appendChild(row(findings[matches[rendered]]));
     body.appendChild(batch);
     shown.textContent = `Showing ${rendered} of ${matches.length} matching findings ` +
-      `(${findings.length} in this report).`;
+      `(${findings.length} in this report). Filters: ${filtersText()}.`;
     more.hidden = rendered >= matches.length;
     more.textContent = `Show ${Math.min(PAGE, matches.length - rendered)} more`;
   }
@@ -162,6 +186,12 @@
   form.addEventListener("submit", (event) => event.preventDefault());
   // A form's reset event comes before the fields change back: filter once they have.
   form.addEventListener("reset", () => setTimeout(apply, 0));
-  more.addEventListener("click", renderMore);
+  more.addEventListener("click", () => renderMore(false));
+  // A printout has no "Show more" button: before printing, every matching finding is drawn.
+  // beforeprint comes with the print dialog; the media query's change also comes when a
+  // tool emulates print media (a headless PDF), which fires no beforeprint.
+  const printAll = () => { if (rendered < matches.length) renderMore(true); };
+  window.addEventListener("beforeprint", printAll);
+  window.matchMedia("print").addEventListener("change", (event) => { if (event.matches) printAll(); });
   apply();
 })();
