@@ -91,7 +91,7 @@ def test_framework_groups_results_by_control(cli: Callable[..., Result]) -> None
 def test_frameworks_lists_controls(cli: Callable[..., Result]) -> None:
     result = cli("frameworks")
     assert result.code == 0
-    assert "mcsb             Microsoft cloud security benchmark" in result.out
+    assert "mcsb: Microsoft cloud security benchmark\ncontrol  rules\n" in result.out
     assert "LT-1" in result.out and "PG-SUB-001" in result.out
 
 
