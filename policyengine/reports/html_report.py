@@ -246,9 +246,11 @@ class HtmlReporter:
 def _message(finding: Finding) -> str:
     """The finding's message without the rule title it opens with: the row shows the title
     beside it, and the message keeps its room for what was found."""
+    title = finding.rule.metadata.title
     message = finding.message
-    opening = f"{finding.rule.metadata.title} — "
-    return message[len(opening):] if message.startswith(opening) else message
+    if message.startswith(f"{title} — "):
+        return message[len(title) + 3:]
+    return message.replace(f" — {title} — ", " — ", 1)  # a waiver's message: "waived until ... — title — ..."
 
 
 def _select(control_id: str, label: str, options: list[str]) -> str:

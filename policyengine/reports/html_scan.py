@@ -121,7 +121,7 @@ def header(summary: Summary, context: ReportContext, *, subscriptions: Sequence[
     ``subscriptions`` are those the findings name: GUIDs, and for templates and plans the
     expression that chooses one at deployment (``[subscription().subscriptionId]``)."""
     scan, stats = context.scan, context.stats
-    source = _SOURCES.get(scan.source, scan.source)
+    source = esc(_SOURCES.get(scan.source, scan.source))
     if scan.tenant_id:
         source += f' in tenant <span class="mono">{esc(scan.tenant_id)}</span>'
     named = sorted(s for s in subscriptions if not s.startswith("["))
@@ -282,17 +282,25 @@ def _others_table(rules: Iterable[ir.Rule], others: Mapping[str, int]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+_WAIVER_COLUMNS = ("Rule", "Resource", "Status", "Matched", "Owner", "Expires", "Justification",
+                   "Declared at")
+
+
 def _waivers(waivers: Sequence[Mapping[str, Any]]) -> str:
-    out = ['<h3>Waivers</h3><table id="waivers"><thead><tr><th>Rule</th><th>Resource</th><th>Status</th>'
-           '<th class="num">Matched</th><th>Owner</th><th>Expires</th><th>Justification</th>'
-           "<th>Declared at</th></tr></thead><tbody>"]
+    # class "stack": below 1000 px each row is a block, each cell labelled by its heading
+    # (data-label), as eight columns do not fit.
+    heads = "".join('<th class="num">Matched</th>' if h == "Matched" else f"<th>{h}</th>"
+                    for h in _WAIVER_COLUMNS)
+    out = [f'<h3>Waivers</h3><table id="waivers" class="stack"><thead><tr>{heads}</tr></thead><tbody>']
     for item in sorted(waivers, key=_canonical):
         waiver = item.get("waiver", {})
-        out.append("<tr>" + "".join(f"<td{cls}>{esc(value)}</td>" for cls, value in (
-            (' class="nowrap"', waiver.get("rule", "")), (' class="mono"', waiver.get("resource", "")),
-            ("", item.get("status", "")), (' class="num"', item.get("matched", 0)),
-            ("", waiver.get("owner", "")), (' class="nowrap"', waiver.get("expires", "")),
-            ("", waiver.get("justification", "")), (' class="mono"', waiver.get("source", "")))) + "</tr>")
+        cells = ((' class="nowrap"', waiver.get("rule", "")), (' class="mono"', waiver.get("resource", "")),
+                 ("", item.get("status", "")), (' class="num"', item.get("matched", 0)),
+                 ("", waiver.get("owner", "")), (' class="nowrap"', waiver.get("expires", "")),
+                 ("", waiver.get("justification", "")), (' class="mono"', waiver.get("source", "")))
+        labelled = zip(_WAIVER_COLUMNS, cells, strict=True)
+        out.append("<tr>" + "".join(f'<td{cls} data-label="{head}">{esc(value)}</td>'
+                                    for head, (cls, value) in labelled) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 

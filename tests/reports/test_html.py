@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime
 import hashlib
+import html
 import io
 import json
 import os
@@ -359,8 +360,12 @@ def test_each_finding_carries_the_fix_for_its_own_resource() -> None:
 
 def test_hostile_text_is_escaped_in_markup_and_in_the_data_island() -> None:
     rules, findings = hostile_findings()
-    page = render(findings, rules)
+    stats = Stats(ignored=Counter({HOSTILE: 1, "microsoft.security/pricings": 1}))
+    context = ReportContext((HOSTILE,), stats, ScanStatus(HOSTILE, tenant_id=HOSTILE))
+    page = render(findings, rules, context)
     parser = parse(page)
+    header = page.split("<header>", 1)[1].split("</header>", 1)[0]
+    assert header.count(html.escape(HOSTILE)) == 4  # source, tenant, input, subscription
     assert parser.tags["script"] == 3 and parser.tags["img"] == 0
     assert "<script>alert" not in page and "<img" not in page and "<!--" not in page
     for _, attrs, text in parser.raw:

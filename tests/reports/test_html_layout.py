@@ -24,7 +24,7 @@ import pytest
 
 from policyengine.findings import Verdict
 from policyengine.pipeline import example_path
-from tests.reports.test_html import Rendered, chromium, example_findings, render, scan_to
+from tests.reports.test_html import WAIVERS, Rendered, chromium, example_findings, render, scan_to
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -45,6 +45,12 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return scan_to(tmp_path_factory.mktemp("example"))
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """The example with its waivers (a table of eight columns) and a framework's controls."""
+    return scan_to(tmp_path_factory.mktemp("governed"), "--waivers", str(WAIVERS), "--framework", "mcsb")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +120,7 @@ def layout(page: Page) -> dict[str, Any]:
 
 @pytest.mark.parametrize("printed", [False, True], ids=["screen", "print"])
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", ["example", "big"])
+@pytest.mark.parametrize("name", ["example", "governed", "big"])
 def test_no_sideways_scrolling_and_a_readable_message(name: str, width: int, printed: bool,
                                                       measured: Callable[[str, int, bool], dict[str, Any]],
                                                       request: pytest.FixtureRequest) -> None:
