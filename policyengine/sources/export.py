@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
@@ -30,6 +32,7 @@ from policyengine.sources import files
 from policyengine.sources.jsonpos import loads as positioned
 from policyengine.sources.jsonpos import span_at
 from policyengine.sources.jsonstream import MAX_ROW, STREAMED, JsonStream
+from policyengine.sources.progress import ProgressLine, progress_line
 from policyengine.sources.shapes import NESTED, ChildLine, plain, rows_of
 from policyengine.sources.strictjson import Refused, loads
 from policyengine.status import InputProblem, Unit
@@ -341,11 +344,13 @@ def _one_line_listing(text: str) -> bool:
             and any(isinstance(loose.get(k), list) for k in ROW_ARRAYS))
 
 
-def open_input(path: str, display: str | None = None) -> Input:
+def open_input(path: str, display: str | None = None, *, progress: bool = False) -> Input:
     """Open an export for streaming; ``-`` reads standard input. A stream that content
     detection already read from is given back whole, never opened twice (sources/files.py);
     the text is decoded as its first bytes say. The file is closed when its rows are
-    exhausted. ``display`` is the name messages and findings use (default: path)."""
+    exhausted. ``display`` is the name messages and findings use (default: path). With
+    ``progress``, a file larger than :data:`PROGRESS_SIZE` shows its progress on standard
+    error if that is a terminal."""
     name = display or ("<stdin>" if path == "-" else path)
     handle = files.open_text(path, name)
     try:
@@ -353,6 +358,10 @@ def open_input(path: str, display: str | None = None) -> Input:
     except BaseException:
         handle.close()
         raise
+    meter = _progress_line(path) if progress else None
+    if meter is not None:
+        inp.rows = _counted(inp.rows, *meter, handle, name)
+        return inp
 
     def closing(rows: Iterator[Row]) -> Iterator[Row]:
         with handle:
@@ -360,3 +369,57 @@ def open_input(path: str, display: str | None = None) -> Input:
 
     inp.rows = closing(inp.rows)
     return inp
+
+
+#: A file at least this large shows its progress: a smaller one is read in about a second.
+PROGRESS_SIZE = 8 << 20
+#: Rows taken at a time while progress is shown (see :func:`_counted`).
+PROGRESS_STEP = 64
+
+
+def _progress_line(path: str) -> tuple[ProgressLine, int] | None:
+    """A progress line, and the file's size, for a regular file of at least
+    :data:`PROGRESS_SIZE` bytes if standard error is a terminal (a pipe has no size to
+    measure against)."""
+    try:
+        info = os.stat(path) if path != "-" else None
+    except OSError:
+        return None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_size < PROGRESS_SIZE:
+        return None
+    line = progress_line()
+    return None if line is None else (line, info.st_size)
+
+
+def _counted(rows: Iterator[Row], line: ProgressLine, size: int, handle: IO[str], name: str) -> Iterator[Row]:
+    """The rows, with the bytes read of ``size`` and the rows so far redrawn on ``line`` (at
+    most every :data:`~policyengine.sources.progress.INTERVAL` seconds); the file is closed
+    and the line erased when the rows end or reading fails.
+
+    Rows are taken :data:`PROGRESS_STEP` at a time, so that counting them and looking at the
+    clock cost nothing a row: measured over rows already in memory, a generator step that
+    counted each row cost twice the plain ``closing`` step it replaces (about 50 ns a row more
+    than a bare loop, against 25), and this one no more than that step. (Few rows at a time:
+    rows held back survive young-generation collections.) A failure while a step is taken
+    comes after the rows before it: ``list.extend`` keeps what it took before the exception,
+    and they are given first."""
+    total = f"{size / (1 << 20):,.1f}"
+    count = 0
+    with handle:
+        try:
+            while True:
+                step: list[Row] = []
+                try:
+                    step.extend(itertools.islice(rows, PROGRESS_STEP))
+                except Exception:  # a bad file: what came before it is judged
+                    yield from step
+                    raise
+                if not step:
+                    return
+                count += len(step)
+                if line.due():
+                    done = files.bytes_read(handle) / (1 << 20)
+                    line.show(f"{name}: {done:,.1f} of {total} MiB read, {count:,} rows")
+                yield from step
+        finally:
+            line.close()

@@ -231,6 +231,8 @@ class _Checked(io.RawIOBase):
         self._line = 1
         self._tail = ""  # the text decoded since the last newline
         self._failed: InputError | None = None
+        #: Bytes passed on so far (a large export's progress: :func:`bytes_read`).
+        self.passed = 0
 
     def readable(self) -> bool:
         return True
@@ -249,6 +251,7 @@ class _Checked(io.RawIOBase):
             if good > 0:
                 return good
             raise self._failed from None
+        self.passed += count
         newlines = text.count("\n")
         if newlines:
             self._line += newlines
@@ -280,6 +283,13 @@ def open_text(path: str, name: str) -> IO[str]:
     # (8 KiB, io's default, costs half as much again; 1 MiB three times as much).
     text._CHUNK_SIZE = 64 * 1024  # type: ignore[attr-defined]
     return text
+
+
+def bytes_read(handle: IO[str]) -> int:
+    """How many bytes of its input a text handle from :func:`open_text` has read (ahead of
+    what its reader parsed by a buffer at most); 0 for any other handle."""
+    raw = getattr(getattr(handle, "buffer", None), "raw", None)
+    return raw.passed if isinstance(raw, _Checked) else 0
 
 
 def read_text(path: str, name: str) -> str:
