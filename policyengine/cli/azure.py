@@ -15,7 +15,7 @@ from policyengine import __version__, ir
 from policyengine.cli.outputs import Destination
 from policyengine.errors import UsageError
 from policyengine.pipeline import selected_rules
-from policyengine.sources.azure.session import azure_errors, open_live
+from policyengine.sources.azure.session import open_live
 from policyengine.sources.export import HEADER_KEY
 
 
@@ -39,7 +39,7 @@ def run_collect(args: argparse.Namespace) -> int:
     out = Destination(args.output, stream=True, what="the snapshot")
     try:
         live = open_live(args, rules)
-        with azure_errors():
+        with live.errors():
             _write(out.handle, snapshot_header(args, rules))
             count = 0
             for row in live.input.rows:

@@ -30,12 +30,14 @@ def run_doctor(args: argparse.Namespace) -> int:
     from policyengine.sources.azure.auth import make_credential, resolve_cloud
     from policyengine.sources.azure.doctor import Check, Doctor
     from policyengine.sources.azure.graph import GraphClient
+    from policyengine.sources.azure.signin import route_sdk_logs
 
     try:
         plan = build_plan(selected_rules(args), catalog(*(Path(f) for f in args.catalog)))
     except PlanError as exc:
         raise UsageError(str(exc)) from None
     cloud = resolve_cloud(args.cloud, args.arm_endpoint)
+    route_sdk_logs(args.verbose)  # the sign-in check says what failed, in one line
     credential = make_credential(args.auth, cloud)
     verify: str | bool = os.environ.get("REQUESTS_CA_BUNDLE") or True
     # Few retries: the doctor answers in seconds, and a throttled or failing request is itself news.

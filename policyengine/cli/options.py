@@ -25,7 +25,8 @@ def add_azure_options(parser: argparse.ArgumentParser) -> None:
                        help="how long one request may take (default 60)")
     group.add_argument("--allow-incomplete", action="store_true",
                        help="exit by the findings even if part of the estate could not be read")
-    group.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    group.add_argument("--no-progress", action="store_true",
+                       help="no progress line on stderr (it is drawn only when stderr is a terminal)")
     group.add_argument("-v", "--verbose", action="store_true",
                        help="on stderr: files skipped and notes on templates; "
                        "requests, quota and timings of a live scan")

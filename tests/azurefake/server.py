@@ -19,6 +19,11 @@ matched on method and path (and the request body, for one query among the others
 can throttle, break or slow any request. ``rewrite`` changes a Resource Graph answer after it is
 made (a short page, ``data: null``, rows without ids, a repeating ``$skipToken``), so a test
 can send what a real service sends on a bad day.
+
+It is a sign-in authority too (for ``AZURE_AUTHORITY_HOST``): ``GET /{tenant}/v2.0/.well-known/
+openid-configuration`` and ``POST /{tenant}/oauth2/v2.0/token``, which grants the token for the
+client secret ``client_secret`` and refuses any other as Microsoft Entra ID does (401
+``invalid_client``, AADSTS7000215, the description on several lines).
 """
 
 from __future__ import annotations
@@ -122,8 +127,9 @@ class FakeAzure:
 
     def __init__(self, estate: Estate, *, page_size: int = 1000, quota: int = 15,
                  faults: list[Fault] | None = None, delay: float = 0.0, graph_delay: float = 0.0,
-                 rewrite: Rewrite | None = None) -> None:
+                 rewrite: Rewrite | None = None, client_secret: str | None = None) -> None:
         self.estate = estate
+        self.client_secret = client_secret
         self.rewrite = rewrite
         self.page_size = page_size
         self.quota = quota
@@ -201,6 +207,29 @@ class FakeAzure:
             answer = self.rewrite(body, answer)
         return 200, answer, headers
 
+    def authority(self, method: str, path: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]] | None:
+        """The answer of the sign-in authority, or None if ``path`` is not one of its own."""
+        match = re.fullmatch(r"/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)", path)
+        if match is None:
+            return None
+        tenant, what = match.groups()
+        base = f"{self.endpoint}/{tenant}"
+        if what.startswith("v2.0") and method == "GET":
+            return 200, {"token_endpoint": f"{base}/oauth2/v2.0/token", "issuer": f"{base}/v2.0",
+                         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                         "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode"}
+        if what.startswith("oauth2") and method == "POST":
+            secret = (form.get("client_secret") or [""])[0]
+            if self.client_secret is not None and secret == self.client_secret:
+                return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}
+            return 401, {"error": "invalid_client", "error_codes": [7000215],
+                         "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the "
+                         "secret being sent in the request is the client secret value, not the client "
+                         "secret ID, for a secret added to app '00000000-0000-0000-0000-00000000c1d0'.\r\n"
+                         "Trace ID: 0e1f2a3b-0000-0000-0000-000000000000\r\nCorrelation ID: "
+                         "5d6c7b8a-0000-0000-0000-000000000000\r\nTimestamp: 2025-01-01 00:00:00Z"}
+        return 405, _error("MethodNotAllowed", method)
+
     def arm(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         lowered = path.lower().rstrip("/")
         if lowered == "/subscriptions":
@@ -274,6 +303,10 @@ def _handler(fake: FakeAzure) -> type[BaseHTTPRequestHandler]:
             pause = fake.graph_delay if is_graph else fake.delay
             if pause:
                 time.sleep(pause)
+            signing_in = fake.authority(method, url.path, parse_qs(raw.decode("utf-8", "replace")))
+            if signing_in is not None:
+                self._send(*signing_in)
+                return
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._send(401, _error("InvalidAuthenticationToken", "The access token is invalid."))
                 return

@@ -87,8 +87,9 @@ def test_auth_failure_is_one_line_exit_3(cli: Cli, azure_env: Callable[..., Fake
     result = cli("scan", "--azure")
     assert result.code == 3
     assert result.err.count("\n") == 1
-    assert result.err.startswith("policyengine: authentication failed: ")
-    assert "az login" in result.err
+    assert result.err.startswith("policyengine: cannot sign in to Azure (POLICYENGINE_ACCESS_TOKEN): ARM "
+                                 "answered 401")
+    assert "az account get-access-token" in result.err
     assert "wrong-token-value" not in result.err + result.out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,14 +51,40 @@ class ArmStats:
             self.requests += 1
 
 
-def _counting_policy(stats: ArmStats) -> Any:
+#: Answers azure-core's RetryPolicy waits on and tries again (its ``retry_on_status_codes``).
+RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _counting_policy(client: ArmClient) -> Any:
+    """Counts each try (it sits inside the retries), and tells ``client.on_wait`` of an
+    answer that the retry policy will wait on: throttling, or a server error."""
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
     class Count(SansIOHTTPPolicy):  # type: ignore[type-arg]
         def on_request(self, request: Any) -> None:
-            stats.count()
+            client.stats.count()
+
+        def on_response(self, request: Any, response: Any) -> None:
+            status = response.http_response.status_code
+            if status in RETRIED and client.on_wait is not None:
+                reason = "throttled" if status == 429 else f"ARM answered {status}"
+                client.on_wait(reason, retry_after(response.http_response.headers))
 
     return Count()
+
+
+def retry_after(headers: Any) -> float | None:
+    """The seconds an answer asks to wait (``Retry-After`` in seconds, or the ``-ms`` forms
+    ARM also sends); None if it does not say (an HTTP date is left to the SDK)."""
+    for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0), ("Retry-After", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / scale)
+        except ValueError:
+            continue
+    return None
 
 
 class ArmClient:
@@ -70,6 +97,8 @@ class ArmClient:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
         self.stats = ArmStats()
+        #: Told of each wait the retries will make (why, seconds or None): the progress line.
+        self.on_wait: Callable[[str, float | None], None] | None = None
         self.client: Any = ARMPipelineClient(
             base_url=self.endpoint,
             policies=[
@@ -77,7 +106,7 @@ class ArmClient:
                 policies.RetryPolicy(retry_total=max_retries, retry_read=READ_RETRIES,
                                      retry_connect=READ_RETRIES, retry_backoff_factor=backoff,
                                      retry_backoff_max=30),
-                _counting_policy(self.stats),
+                _counting_policy(self),
                 policies.BearerTokenCredentialPolicy(credential, audience),
             ],
             transport=RequestsTransport(connection_verify=verify, read_timeout=timeout,

@@ -72,20 +72,40 @@ class StaticTokenCredential:
         return "StaticTokenCredential(<redacted>)"
 
 
+#: The SDK's variable for the sign-in authority (a national cloud's, Azure Stack's).
+AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
+
+
 def make_credential(mode: str, cloud: Cloud) -> Any:
-    """The credential for ``--auth MODE``; a token in POLICYENGINE_ACCESS_TOKEN wins."""
+    """The credential for ``--auth MODE``; a token in POLICYENGINE_ACCESS_TOKEN wins. The
+    authority is the cloud's, or ``AZURE_AUTHORITY_HOST`` if set (as the SDK itself reads it)."""
     token = os.environ.get(TOKEN_ENV)
     if token:
         return StaticTokenCredential(token.strip())
     from azure import identity
 
-    authority = cloud.authority
+    authority = os.environ.get(AUTHORITY_ENV) or cloud.authority
+    # Instance discovery asks Microsoft whether it knows the authority, which it cannot for
+    # an authority of one's own (Azure Stack Hub): one set by hand is taken as given.
+    known = urlparse(authority if "//" in authority else f"https://{authority}").hostname in {
+        c.authority for c in CLOUDS.values()}
+    options: dict[str, Any] = {"authority": authority}
+    if not known:
+        options["disable_instance_discovery"] = True
     if mode == "cli":
         return identity.AzureCliCredential()
     if mode == "env":
-        return identity.EnvironmentCredential(authority=authority)
+        return identity.EnvironmentCredential(**options)
     if mode == "managed-identity":
         return identity.ManagedIdentityCredential()
     if mode == "device-code":
-        return identity.DeviceCodeCredential(authority=authority)
-    return identity.DefaultAzureCredential(authority=authority)
+        return identity.DeviceCodeCredential(**options)
+    return identity.DefaultAzureCredential(**options)
+
+
+def credential_name(credential: Any) -> str:
+    """What the sign-in used, for a message: the credential's class, or the variable the
+    token came from."""
+    if isinstance(credential, StaticTokenCredential):
+        return TOKEN_ENV
+    return type(credential).__name__

@@ -19,6 +19,7 @@ from policyengine.kql.plan import Plan
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
 from policyengine.sources.azure.graph import GraphClient, GraphError
 from policyengine.sources.azure.live import SUBSCRIPTIONS_API
+from policyengine.sources.azure.signin import sign_in_reason
 
 SIGN_IN = ("sign in with `az login` (or choose a credential with --auth), or put a token in "
            "POLICYENGINE_ACCESS_TOKEN")
@@ -153,13 +154,13 @@ class Doctor:
         try:
             self.credential.get_token(self.audience)
         except ClientAuthenticationError as exc:
-            return Check("FAIL", what, f"no token for {self.audience}: {_first_line(exc)}", SIGN_IN), None
+            return Check("FAIL", what, f"no token for {self.audience}: {sign_in_reason(exc)}", SIGN_IN), None
         try:
             listed = self.arm.list(SUBSCRIPTIONS_API)
         except ArmAuthError as exc:
             return Check("FAIL", what, f"ARM refused the token: {exc}", SIGN_IN), None
         except ClientAuthenticationError as exc:
-            return Check("FAIL", what, f"no token for {self.audience}: {_first_line(exc)}", SIGN_IN), None
+            return Check("FAIL", what, f"no token for {self.audience}: {sign_in_reason(exc)}", SIGN_IN), None
         except ArmError as exc:
             # Signed in, but the list failed: the subscriptions line says so.
             return Check("ok", what, f"a token for {self.audience}"), _failed_list(str(exc))
@@ -318,8 +319,3 @@ def _graph_fix(exc: GraphError) -> str:
 
 def _failed_list(reason: str) -> list[dict[str, Any]]:
     return [{"$failed": reason}]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = (getattr(exc, "message", None) or str(exc)).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

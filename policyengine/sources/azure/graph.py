@@ -116,6 +116,8 @@ class GraphClient:
         self.sleep = sleep
         self.stats = GraphStats()
         self._wait_before_next = 0.0
+        #: Told of each wait before it starts (why, seconds): the progress line shows it.
+        self.on_wait: Callable[[str, float | None], None] | None = None
 
     def rows(self, query: str, *, subscriptions: list[str] | None = None,
              management_group: str | None = None, paging: Paging | None = None) -> Iterator[Any]:
@@ -178,7 +180,7 @@ class GraphClient:
         attempt = reads = 0
         while True:
             if self._wait_before_next > 0:
-                self._pause(self._wait_before_next)
+                self._pause(self._wait_before_next, "quota used up")
                 self._wait_before_next = 0.0
             self.stats.requests += 1
             try:
@@ -196,13 +198,13 @@ class GraphClient:
                     wait = _first(parse_retry_after(headers.get("Retry-After")),
                                   parse_reset(headers.get("x-ms-user-quota-resets-after")),
                                   min(2.0 ** attempt, self.max_wait))
-                    self._pause(wait)
+                    self._pause(wait, "throttled" if status == 429 else f"Resource Graph answered {status}")
                     continue
                 raise GraphError(f"Resource Graph answered {status}: {_reason(exc)}") from None
             except ServiceRequestError as exc:
                 if attempt < self.max_retries:
                     attempt += 1
-                    self._pause(min(2.0 ** attempt, self.max_wait))
+                    self._pause(min(2.0 ** attempt, self.max_wait), "Resource Graph not reached")
                     continue
                 raise GraphError(f"Resource Graph could not be reached: {exc}") from None
             except ServiceResponseError as exc:  # sent, and then no (whole) answer in time
@@ -210,7 +212,7 @@ class GraphClient:
                 self.stats.timeouts += timed_out
                 if reads < self.read_retries:
                     reads += 1
-                    self._pause(READ_BACKOFF * 2 ** (reads - 1))
+                    self._pause(READ_BACKOFF * 2 ** (reads - 1), "Resource Graph did not answer")
                     continue
                 what = (f"did not answer within {self.timeout:g} s" if timed_out
                         else f"broke off its answer ({_reason(exc)})")
@@ -229,10 +231,12 @@ class GraphClient:
             if int(remaining) == 0:
                 self._wait_before_next = parse_reset(headers.get("x-ms-user-quota-resets-after")) or 1.0
 
-    def _pause(self, seconds: float) -> None:
+    def _pause(self, seconds: float, reason: str) -> None:
         # Jitter spreads the retries of concurrent scans (up to 10 % more).
         wait = min(seconds, self.max_wait) * (1 + random.random() / 10)
         self.stats.waited += wait
+        if self.on_wait is not None:
+            self.on_wait(reason, wait)
         self.sleep(wait)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -35,6 +35,7 @@ from policyengine.kql.plan import ArmRead, Plan, Query, RelatedColumn
 from policyengine.records.model import ANNOTATION
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
 from policyengine.sources.azure.graph import BATCH, GraphClient, GraphError, Paging
+from policyengine.sources.azure.progress import LiveProgress
 from policyengine.status import Denied, Gap, ScanStatus
 
 SUBSCRIPTIONS_API = "/subscriptions?api-version=2022-12-01"
@@ -148,13 +149,14 @@ def _needed(query: Query, read: ArmRead, plan: Plan, row: dict[str, Any]) -> boo
 
 class LiveScan:
     def __init__(self, plan: Plan, graph: GraphClient, arm: ArmClient, scope: Scope, *,
-                 concurrency: int = 8, progress: Callable[[str], None] | None = None) -> None:
+                 concurrency: int = 8, progress: LiveProgress | None = None) -> None:
         self.plan = plan
         self.graph = graph
         self.arm = arm
         self.scope = scope
         self.concurrency = max(1, concurrency)
-        self.progress = progress or (lambda _text: None)
+        self.progress = progress if progress is not None else LiveProgress()
+        graph.on_wait = arm.on_wait = self.progress.wait
         self.status = ScanStatus("live")
         self._lock = threading.Lock()
         self._emitted: set[str] = set()
@@ -166,9 +168,11 @@ class LiveScan:
         """The batches of subscriptions to query (one ``None`` for a management group); none,
         with a gap for every type, when the subscriptions cannot be listed."""
         if self.scope.management_group:
+            self.progress.found(None, f"management group {self.scope.management_group}")
             return [None]
         try:
             subscriptions = list(self.scope.subscriptions) or self.list_subscriptions()
+            self.progress.found(len(subscriptions))
         except ArmAuthError:
             raise
         except ArmError as exc:
@@ -183,7 +187,9 @@ class LiveScan:
         self.status.not_evaluated += [Gap(q.resource_type, reason) for q in self.plan.queries]
 
     def list_subscriptions(self) -> list[str]:
+        self.progress.planned(1)
         items = self.arm.list(SUBSCRIPTIONS_API)
+        self.progress.done()
         ids = []
         for item in items:
             if self.status.tenant_id is None and isinstance(item.get("tenantId"), str):
@@ -197,13 +203,13 @@ class LiveScan:
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every row of the scan, subscription-level rows first, each resource followed by
         its children."""
+        self.progress.draw(now=True)  # signing in: the first request waits for a token
         batches = self.batches()
         # The subscriptions' own query first: their rows and pricings precede any resource.
         queries = sorted(self.plan.queries, key=lambda q: q.table != "resourcecontainers")
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             for query in queries:
-                for number, subscriptions in enumerate(batches, 1):
-                    self.progress(f"{query.resource_type}: batch {number}/{len(batches)}")
+                for subscriptions in batches:
                     batch = _Batch(query, subscriptions)
                     failure = None
                     try:
@@ -235,7 +241,13 @@ class LiveScan:
                 return
             good: list[dict[str, Any]] = [r for r in window if usable(r)]
             batch.unusable += len(window) - len(good)
-            children = pool.map(lambda r: self._children(query, r), good)
+            if query.table != "resourcecontainers":  # subscriptions are counted as found
+                self.progress.read(query.resource_type, len(good))
+            # Which reads each resource needs, decided here so that the line can show how
+            # many of the reads planned so far are done.
+            reads = [[read for read in query.arm_reads if _needed(query, read, self.plan, r)] for r in good]
+            self.progress.planned(sum(map(len, reads)))
+            children = pool.map(self._children, good, reads)
             for row, (child_rows, unread) in zip(good, children, strict=True):
                 yield from self._subscription_rows(query, row)
                 # A subscription-scope resource read from ARM precedes the resources of its
@@ -248,8 +260,6 @@ class LiveScan:
                     resource[ANNOTATION] = {"unread": unread}
                 yield resource
                 yield from (c for c in child_rows if "/resourcegroups/" in c["id"].lower())
-            self.progress(f"{query.resource_type}: {self.graph.stats.rows} rows, "
-                          f"{self.arm.stats.requests} ARM reads")
 
     def _subscription_rows(self, query: Query, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The subscription-scope resources joined into ``row``; one Resource Graph did not
@@ -282,11 +292,13 @@ class LiveScan:
         shell = {"id": rid, "name": related.name, "type": related.related_type,
                  "subscriptionId": subscription}
         what = f"{related.related_type} '{related.name}'"
+        self.progress.planned(1)
         try:
             body = self.arm.get(f"{url}?api-version={api}")
         except ArmAuthError:
             raise
         except ArmError as exc:
+            self.progress.done()
             default = PLATFORM_DEFAULTS.get(ltype)
             assume = exc.status == 404 and default is not None
             with self._lock:
@@ -301,6 +313,7 @@ class LiveScan:
                         f"the platform default was assumed ({settings})")
                 return {**shell, "properties": dict(default), ANNOTATION: {"assumed": note}}
             return {**shell, ANNOTATION: {"unread": {ltype: f"not read: {exc}"}}}
+        self.progress.done()
         if usable(body) and body["id"].lower() == rid.lower():
             return body
         return {**shell, ANNOTATION: {"unread": {ltype: "not read: ARM answered without its id"}}}
@@ -310,18 +323,20 @@ class LiveScan:
             self._emitted.add(row["id"].lower())
             yield row
 
-    def _children(self, query: Query, row: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    def _children(self, row: dict[str, Any],
+                  reads: list[ArmRead]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The children ``reads`` give for the resource ``row`` (run in the pool), and the
+        reason for each that could not be read."""
         rid: str = row["id"]
         children: list[dict[str, Any]] = []
         unread: dict[str, str] = {}
-        for read in query.arm_reads:
-            if not _needed(query, read, self.plan, row):
-                continue
+        for read in reads:
             try:
                 found = self._read(read, rid, str(row.get("subscriptionId") or ""))
             except ArmAuthError:
                 raise
             except ArmError as exc:
+                self.progress.done()
                 unread[read.related_type.lower()] = f"not read: {exc}"
                 with self._lock:
                     self.status.unread_children += 1
@@ -330,6 +345,7 @@ class LiveScan:
                     elif exc.status == 404:
                         self.status.not_found += 1
                 continue
+            self.progress.done()
             idless = sum(not usable(c) for c in found)
             if idless:  # a child the assembler cannot attach: the rules that need it cannot judge
                 unread[read.related_type.lower()] = (f"not read: ARM answered {idless} item(s) without "

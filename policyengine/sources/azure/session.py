@@ -7,10 +7,11 @@ Imported only when ``--azure`` is given, so an offline scan and ``--help`` load 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,28 +22,19 @@ from policyengine.catalog import catalog
 from policyengine.errors import IncompleteEvaluation, UsageError
 from policyengine.kql.plan import Plan, PlanError, build_plan
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient
-from policyengine.sources.azure.auth import make_credential, resolve_cloud
+from policyengine.sources.azure.auth import credential_name, make_credential, resolve_cloud
 from policyengine.sources.azure.graph import GraphClient
 from policyengine.sources.azure.live import LiveScan, Scope
+from policyengine.sources.azure.progress import LiveProgress
+from policyengine.sources.azure.signin import route_sdk_logs, sign_in_failure
 from policyengine.sources.export import Input, Row
+from policyengine.sources.progress import no_progress, progress_line
 from policyengine.status import ScanStatus
 
 if TYPE_CHECKING:
     from policyengine.records.model import Record
     from policyengine.records.wanted import Wanted
     from policyengine.status import Stats
-
-
-def progress_printer(args: argparse.Namespace) -> Callable[[str], None] | None:
-    """Progress on stderr when it is a terminal and not ``--quiet``; else none."""
-    if getattr(args, "quiet", False) or args.no_progress or not sys.stderr.isatty():
-        return None
-
-    def show(text: str) -> None:
-        sys.stderr.write(f"\r\x1b[K{text[:120]}")
-        sys.stderr.flush()
-
-    return show
 
 
 @dataclass
@@ -52,8 +44,8 @@ class LiveSource:
     scan: LiveScan
     input: Input
     verbose: bool = False
-    #: Whether progress is drawn on stderr (its line is cleared at the end).
-    progress: bool = False
+    #: What signs in (a credential's class), for the message if it cannot.
+    credential: str = "DefaultAzureCredential"
     started: float = field(default_factory=time.monotonic)
     names: tuple[str, ...] = field(init=False)
 
@@ -63,14 +55,17 @@ class LiveSource:
     def records(self, wanted: Wanted, log: Stats) -> Iterator[Record]:
         from policyengine.records.assemble import assemble
 
-        with azure_errors():
+        with self.errors():
             yield from assemble([self.input], wanted, log)
+
+    def errors(self) -> contextlib.AbstractContextManager[None]:
+        """:func:`azure_errors` for this scan: its progress line erased before any message."""
+        return azure_errors(self.credential, verbose=self.verbose, progress=self.scan.progress)
 
     def status(self) -> ScanStatus:
         """The scan's status for the report; a summary on stderr with --verbose."""
         scan = self.scan
-        if self.progress:
-            sys.stderr.write("\r\x1b[K")
+        scan.progress.close()  # before the summary and the report: they start on a clean line
         if self.verbose:
             g, a = scan.graph.stats, scan.arm.stats
             sys.stderr.write(
@@ -90,30 +85,38 @@ def open_live(args: argparse.Namespace, rules: tuple[ir.Rule, ...]) -> LiveSourc
     except PlanError as exc:
         raise UsageError(str(exc)) from None
     cloud = resolve_cloud(args.cloud, args.arm_endpoint)
+    route_sdk_logs(args.verbose)
     credential = make_credential(args.auth, cloud)
     verify: str | bool = os.environ.get("REQUESTS_CA_BUNDLE") or True
     graph = GraphClient(credential, cloud.arm_endpoint, cloud.audience, verify=verify, timeout=args.timeout)
     arm = ArmClient(credential, cloud.arm_endpoint, cloud.audience, verify=verify, timeout=args.timeout)
     scope = Scope(tuple(args.subscription), args.management_group)
-    show = progress_printer(args)
-    scan = LiveScan(plan, graph, arm, scope, concurrency=args.concurrency, progress=show)
+    # Progress on a terminal only, and not with --no-progress or --quiet.
+    progress = LiveProgress(progress_line(not no_progress(args)))
+    scan = LiveScan(plan, graph, arm, scope, concurrency=args.concurrency, progress=progress)
     header = {"kind": "live", "order": "parent-first"}
     rows = (Row(row, 0) for row in scan.rows())
     return LiveSource(scan, Input(f"azure:{scope.describe()}", header, rows), verbose=args.verbose,
-                      progress=show is not None)
+                      credential=credential_name(credential))
 
 
 @contextmanager
-def azure_errors() -> Iterator[None]:
-    """Authentication and transport failures as one clear line, exit code 3."""
+def azure_errors(credential: str = "DefaultAzureCredential", *, verbose: bool = False,
+                 progress: LiveProgress | None = None) -> Iterator[None]:
+    """A sign-in that failed, or Azure out of reach, as one line (the SDK's detail under
+    ``-v``), exit code 3; the progress line is erased first, and whatever else ends the scan
+    (Ctrl-C, a bug) erases it too."""
     from azure.core.exceptions import AzureError, ClientAuthenticationError
 
     try:
         yield
     except (ClientAuthenticationError, ArmAuthError) as exc:
-        first = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
-        raise IncompleteEvaluation(
-            f"authentication failed: {first} — sign in with `az login` (or --auth), or put a token "
-            "in POLICYENGINE_ACCESS_TOKEN") from None
+        raise IncompleteEvaluation(sign_in_failure(exc, credential, verbose=verbose)) from None
     except AzureError as exc:
-        raise IncompleteEvaluation(f"Azure could not be reached: {exc}") from None
+        text = str(exc).strip() or type(exc).__name__
+        first = text.splitlines()[0]
+        detail = text if verbose or first == text else f"{first}; -v shows the SDK's detail"
+        raise IncompleteEvaluation(f"Azure could not be reached: {detail}") from None
+    finally:
+        if progress is not None:
+            progress.close()
