@@ -115,6 +115,8 @@ class _Scan:
 
     def skip(self) -> None:
         """Past one value, without decoding it."""
+        if self.pos >= len(self.text):  # the text ends where a value should start
+            raise self.end()
         first = self.text[self.pos]
         if first == '"':
             self.skip_string()
