@@ -328,6 +328,19 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """The command line parsed, paths allowed anywhere: argparse takes a command's PATH
+    arguments in one run, so ``scan a.json --rule X b.json`` would leave ``b.json`` over; a
+    word left over that is not an option is one more path."""
+    args, extra = parser.parse_known_args(argv)
+    paths = getattr(args, "paths", None)
+    if extra and (paths is None or any(word.startswith("-") and word != "-" for word in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.paths = [*paths, *extra]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -336,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     Parser.argv = argv
     try:
-        args = parser.parse_args(argv)
+        args = parse(parser, argv)
     except SystemExit as exc:  # argparse: --help is 0, bad usage is 2
         return int(exc.code or 0)
     try:

@@ -151,3 +151,16 @@ def test_text_output_fits_80_columns(cli: Cli, monkeypatch: pytest.MonkeyPatch, 
     # finding on one line on purpose (to grep for it).
     long = [line for line in result.out.splitlines() if len(line) > 80 and max(map(len, line.split())) < 60]
     assert long == [] or argv == ["scan", "--compact"]
+
+
+def test_paths_may_come_after_options(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    split = cli("scan", "examples/templates/flexible-insecure.json", "--rule", "PG-FLEX-001",
+                "examples/templates/flexible-unknown.json", "-f", "json")
+    assert sorted(json.loads(split.out)["inputs"]["files"]) == ["examples/templates/flexible-insecure.json",
+                                                                "examples/templates/flexible-unknown.json"]
+    explained = cli("explain", "PG-FLEX-001", "pg-orders-prod-01", "--rules", "rules", "--no-bundled-rules",
+                    "examples/estate.json")
+    assert explained.code == 0 and "verdict: fail" in explained.out
+    stray = cli("scan", "examples/estate.json", "--rule", "PG-FLEX-001", "more.json", "--nope")
+    assert stray.code == 2 and "unrecognized arguments: more.json --nope" in stray.err
