@@ -13,10 +13,14 @@ def add_azure_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--subscription", metavar="ID", action="append", default=[],
                        help="a subscription to scan; repeatable (default: every one the identity can read)")
     group.add_argument("--management-group", metavar="ID", help="scan a management group")
-    group.add_argument("--auth", choices=AUTH_MODES, default="default",
-                       help="how to sign in (default: DefaultAzureCredential); a token in "
-                       "POLICYENGINE_ACCESS_TOKEN is used as is")
-    group.add_argument("--cloud", choices=tuple(CLOUDS), default="AzureCloud")
+    # Choices named in the help, not the usage line: listed there they made it wider than
+    # 80 columns.
+    group.add_argument("--auth", choices=AUTH_MODES, default="default", metavar="MODE",
+                       help=f"how to sign in: {', '.join(AUTH_MODES)} (default: DefaultAzureCredential); "
+                       "a token in POLICYENGINE_ACCESS_TOKEN is used as is")
+    group.add_argument("--cloud", choices=tuple(CLOUDS), default="AzureCloud", metavar="CLOUD",
+                       help=f"the national cloud: {', '.join(CLOUDS)} (default AzureCloud; the sign-in "
+                       "authority can be set with AZURE_AUTHORITY_HOST)")
     group.add_argument("--arm-endpoint", metavar="URL",
                        help="another ARM endpoint (also POLICYENGINE_ARM_ENDPOINT)")
     group.add_argument("--concurrency", type=int, default=8, metavar="N",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import signal
 import struct
 import subprocess
 import sys
@@ -42,9 +43,10 @@ class Screen:
 
 
 def on_terminal(argv: Sequence[str], *, columns: int = 80, env: dict[str, str] | None = None,
-                timeout: float = 60.0) -> Screen:
+                cwd: str | None = None, timeout: float = 60.0, interrupt_on: bytes | None = None) -> Screen:
     """Run ``python -m policyengine ARGV`` on a terminal ``columns`` wide (``COLUMNS`` unset, so
-    the width is the terminal's own)."""
+    the width is the terminal's own); with ``interrupt_on``, press Ctrl-C (SIGINT) once those
+    bytes have been written."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     environ = dict(os.environ if env is None else env)
@@ -52,10 +54,11 @@ def on_terminal(argv: Sequence[str], *, columns: int = 80, env: dict[str, str] |
     environ.pop("NO_COLOR", None)
     try:
         child = subprocess.Popen([sys.executable, "-m", "policyengine", *argv], stdin=subprocess.DEVNULL,
-                                 stdout=slave, stderr=slave, env=environ)
+                                 stdout=slave, stderr=slave, env=environ, cwd=cwd)
     finally:
         os.close(slave)
     got = bytearray()
+    interrupted: list[bool] = []
 
     def drain() -> None:
         while True:
@@ -66,6 +69,9 @@ def on_terminal(argv: Sequence[str], *, columns: int = 80, env: dict[str, str] |
             if not chunk:
                 return
             got.extend(chunk)
+            if interrupt_on is not None and not interrupted and interrupt_on in got:
+                child.send_signal(signal.SIGINT)
+                interrupted.append(True)
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
