@@ -32,6 +32,7 @@ from policyengine.records.model import Record
 from policyengine.sources import DeclaredSource, ExportSource, Source, combined_status
 from policyengine.sources.declared import Kind, TemplateOptions, discover
 from policyengine.sources.export import open_input
+from policyengine.sources.progress import no_progress
 from policyengine.status import InputProblem, ScanStatus, Stats, sorted_problems
 
 EXAMPLE = "estate.json"
@@ -77,6 +78,8 @@ class ScanOptions:
     compact: bool = False
     #: ``--soft-fail``: findings never fail the scan (input errors and gaps still do).
     soft_fail: bool = False
+    #: Progress of a large export on stderr when it is a terminal (not with --quiet or --no-progress).
+    progress: bool = False
     #: ``--azure``: the parsed live-scan options (the live source reads them).
     live: argparse.Namespace | None = None
 
@@ -108,6 +111,7 @@ class ScanOptions:
             quiet=bool(getattr(args, "quiet", False)),
             compact=bool(getattr(args, "compact", False)),
             soft_fail=bool(getattr(args, "soft_fail", False)),
+            progress=not no_progress(args),
             live=args if getattr(args, "azure", False) else None,
         )
 
@@ -196,7 +200,8 @@ def file_sources(options: ScanOptions) -> list[Source]:
         inputs = []
         for target in exports:
             try:
-                inputs.append(open_input(str(target.path), shown.get(str(target.path), target.shown)))
+                inputs.append(open_input(str(target.path), shown.get(str(target.path), target.shown),
+                                         progress=options.progress))
             except InputError as exc:  # this file only: the others are still read
                 problems.append(InputProblem.of(exc, file=target.shown))
         sources.append(ExportSource(inputs, problems))

@@ -337,8 +337,21 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
     if extra and (paths is None or any(word.startswith("-") and word != "-" for word in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
-        args.paths = [*paths, *extra]
+        args.paths = [*(paths or ()), *extra]
     return args
+
+
+@contextlib.contextmanager
+def _progress_erased() -> Iterator[None]:
+    """A progress line on stderr erased before whatever ends the command is said (an error,
+    Ctrl-C): the message starts on a line of its own."""
+    try:
+        yield
+    except BaseException:
+        progress = sys.modules.get("policyengine.sources.progress")
+        if progress is not None:
+            progress.clear_all()
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -353,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help is 0, bad usage is 2
         return int(exc.code or 0)
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), _progress_erased():
             module, function = COMMANDS[args.command]
             run_command: Callable[[argparse.Namespace], int] = getattr(
                 importlib.import_module(f"policyengine.cli.{module}"), function)

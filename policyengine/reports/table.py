@@ -128,8 +128,8 @@ class TableReporter:
                     parts.append(self._section(verdict, title, chosen, width))
             if context.stats.notes:
                 # Each starts with the file:line it is about, on its first line, to grep for.
-                parts.append([line for note in context.stats.notes
-                              for line in wrap(f"note: {terminal(note, one_line=True)}", width, "", "      ")])
+                notes = [f"note: {terminal(note, one_line=True)}" for note in context.stats.notes]
+                parts.append([line for note in notes for line in wrap(note, width, "", "      ")])
         parts.append(_input_errors(context.scan, self.paint, width))
         if not context.quiet:
             parts.append(_missing(context.scan, width))
@@ -265,5 +265,5 @@ def _totals(summary: Summary, context: ReportContext, width: int) -> list[str]:
     what = "declared resources" if context.scan.source == "pre-deployment" else "rows"
     baselined = f" ({summary.baselined} more in the baseline)" if summary.baselined else ""
     return wrap(f"{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
-                f"from {context.stats.rows} {what} ({ignored} of types no rule reads). "
+                f"from {context.stats.rows} {what} ({ignored} no rule needs). "
                 f"{summary.failing} failing at or above '{summary.fail_on.label}'{baselined}.", width)

@@ -232,9 +232,6 @@ def test_the_flags_that_turn_progress_off() -> None:
     assert not no_progress(argparse.Namespace(no_progress=False))
 
 
-
-@pytest.mark.xfail(strict=True, reason="needs the pipeline to pass progress=True to open_input "
-                   "(policyengine/pipeline.py, file_sources): remove this mark with that hook")
 def test_a_scan_on_a_terminal_erases_the_line_before_the_report(big: tuple[Path, int]) -> None:
     from tests.live.terminal import on_terminal
 
@@ -250,8 +247,6 @@ def test_a_scan_on_a_terminal_erases_the_line_before_the_report(big: tuple[Path,
     assert ERASE not in quiet.text
 
 
-@pytest.mark.xfail(strict=True, reason="needs the same pipeline hook, and main() to erase a line still drawn "
-                   "(policyengine.sources.progress.clear_all) before it prints why it stops")
 def test_ctrl_c_during_a_scan_leaves_a_clean_line(big: tuple[Path, int]) -> None:
     from tests.live.terminal import on_terminal
 
