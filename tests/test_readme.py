@@ -44,13 +44,22 @@ def test_the_readme_is_short() -> None:
     assert len(README.read_bytes()) <= 12 * 1024, "the README grows: move the depth into docs/"
 
 
-def test_the_quick_start_is_five_commands_from_clone_to_a_ci_gate() -> None:
+def test_the_quick_start_is_four_commands_from_clone_to_a_ci_gate() -> None:
     first = next(body for language, body in code_blocks(quick_start()) if language == "bash")
     lines = [line for line in first.splitlines() if line.strip()]
-    assert len(lines) == 5
-    assert lines[0].startswith("git clone ") and "python3 -m venv" in lines[1] and lines[2].startswith("pip install .")
-    assert lines[3].split("#")[0].split() == ["policyengine", "scan"]
-    assert "--fail-on" in lines[4] and "-o results.sarif" in lines[4]
+    assert len(lines) == 4
+    assert lines[0].startswith("git clone ")
+    assert lines[1].split("#")[0].split() == ["python3", "-m", "venv", ".venv", "&&", ".", ".venv/bin/activate",
+                                              "&&", "pip", "install", "."]
+    assert lines[2].split("#")[0].split() == ["policyengine", "scan"]
+    assert "--fail-on" in lines[3] and "-o results.sarif" in lines[3]
+
+
+def test_the_readme_gives_the_test_command_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    readme = README.read_text("utf-8")
+    for command in ("-e '.[dev]'", "npm ci --prefix tests/kql", "python -m pytest"):
+        assert command in readme and command in ci
 
 
 def test_every_offline_quick_start_command_runs(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
