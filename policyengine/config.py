@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span, UsageError
-from policyengine.loading.schema import dotted, validate
-from policyengine.loading.yaml_nodes import JsonPath, load_documents, read_text
+
+if TYPE_CHECKING:
+    from policyengine.loading.yaml_nodes import JsonPath
 
 DEFAULT_NAME = "policyengine.yaml"
 
@@ -54,6 +55,11 @@ def find_config(explicit: str | None) -> Path | None:
 
 def load_config(path: Path) -> Config:
     """Read and check the configuration file; errors at ``file:line:col``."""
+    # Imported here: YAML and jsonschema cost ~90 ms at start-up, and most runs (--help, a
+    # scan with no policyengine.yaml, the report writers importing Output) never read one.
+    from policyengine.loading.schema import dotted, validate
+    from policyengine.loading.yaml_nodes import load_documents, read_text
+
     docs = list(load_documents(read_text(path, str(path), "configuration"), str(path)))
     if len(docs) != 1:
         raise RuleLoadError("a configuration file holds exactly one YAML document", Span(str(path), 1, 1))

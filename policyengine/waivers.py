@@ -28,7 +28,6 @@ from typing import Any
 
 from policyengine.errors import RuleLoadError, RuleLoadErrors
 from policyengine.findings import Finding, Verdict, Waiver
-from policyengine.loading.schema import valid_documents
 
 #: The verdicts a waiver turns into ``waived``: failures, not what could not be judged.
 WAIVABLE = (Verdict.FAIL,)
@@ -36,6 +35,11 @@ WAIVABLE = (Verdict.FAIL,)
 
 def load_waivers(paths: Sequence[Path]) -> list[Waiver]:
     """Every waiver of ``paths``; :class:`RuleLoadErrors` with every problem, located."""
+    if not paths:
+        return []
+    # Imported here: YAML and jsonschema (~80 ms) are needed only when there are waiver files.
+    from policyengine.loading.schema import valid_documents
+
     waivers: list[Waiver] = []
     errors: list[RuleLoadError] = []
     for doc in valid_documents(paths, "waivers.schema.json", "waiver file", "waivers", errors):

@@ -29,13 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
 from policyengine.loading.schema import dotted, validate
-from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents, read_text
 from policyengine.operators import fold
 from policyengine.paths import PathSyntaxError, parse_path
+
+if TYPE_CHECKING:
+    from policyengine.loading.yaml_nodes import Document, JsonPath
 
 BUNDLED_NAME = "policyengine/catalog.yaml"
 SCHEMA = "catalog.schema.json"
@@ -288,6 +290,10 @@ def _folded(value: Any) -> Any:
 
 
 def _parse(text: str, name: str) -> tuple[Document | None, list[RuleLoadError]]:
+    # YAML is imported only when a catalog is read (lint, explain, export), not by every
+    # command that imports the catalog's types.
+    from policyengine.loading.yaml_nodes import load_documents
+
     try:
         docs = [d for d in load_documents(text, name) if d.data is not None]
     except RuleLoadError as exc:
@@ -302,6 +308,8 @@ def _parse(text: str, name: str) -> tuple[Document | None, list[RuleLoadError]]:
 def read_catalog(files: Sequence[Path] = ()) -> dict[str, dict[str, Any]]:
     """The bundled catalog with ``files`` merged over it in order: lower-case type name to its
     resolved entry. Raises :class:`RuleLoadErrors` with every problem of every file."""
+    from policyengine.loading.yaml_nodes import read_text
+
     sources = [((resources.files("policyengine") / "catalog.yaml").read_text("utf-8"), BUNDLED_NAME)]
     errors: list[RuleLoadError] = []
     for path in files:

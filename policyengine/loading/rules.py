@@ -10,14 +10,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policyengine import ir
 from policyengine.errors import RuleLoadError, RuleLoadErrors, Span
-from policyengine.loading.schema import dotted, validate
-from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents, read_text, shown
 from policyengine.operators import COUNT_COMPARISONS, OPERATORS, PatternError, compile_pattern
 from policyengine.paths import FieldPath, PathSyntaxError, parse_path
+
+if TYPE_CHECKING:
+    from policyengine.loading.yaml_nodes import Document, JsonPath
+
+# YAML and jsonschema (loading.yaml_nodes, loading.schema: ~90 ms of imports) are imported
+# where a rule file is parsed, not here: a scan whose rules come from the compiled cache
+# (loading/cache.py) never parses one.
 
 RULE_SUFFIXES = (".yaml", ".yml")
 #: Test files that sit beside rules (``x.tests.yaml``) are not rules.
@@ -37,6 +42,8 @@ class _RuleBuilder:
         self.related_names: set[str] = set()
 
     def error(self, path: JsonPath, message: str, *, key: bool = False) -> None:
+        from policyengine.loading.schema import dotted
+
         self.errors.append(RuleLoadError(f"{dotted(path)}: {message}", self.doc.positions.of(path, key=key)))
 
     def span(self, path: JsonPath) -> Span:
@@ -146,6 +153,8 @@ class _RuleBuilder:
             try:
                 compile_pattern(value, bool(node.get("caseSensitive", False)))
             except PatternError as exc:
+                from policyengine.loading.yaml_nodes import shown
+
                 self.error((*path, op), f"bad regular expression {shown(value)}: {exc}")
                 return None
         on_missing = ir.OnMissing(node["onMissing"]) if "onMissing" in node else None
@@ -187,6 +196,9 @@ class LoadedRule:
 def load_file_documents(path: Path, display: str | None = None
                         ) -> tuple[list[LoadedRule], list[RuleLoadError]]:
     """Rules of one file with their documents, and the errors found in it (every one)."""
+    from policyengine.loading.schema import validate
+    from policyengine.loading.yaml_nodes import load_documents, read_text
+
     name = display or str(path)
     try:
         text = read_text(path, name, "rule file")
@@ -281,10 +293,21 @@ def load_rules(paths: Iterable[Path], *, include_bundled: bool = True) -> tuple[
     """Load the bundled rules (unless told not to) and every rule file under ``paths``.
 
     Raises :class:`RuleLoadErrors` with every problem found, each as ``file:line:col: ...``.
+    A rule set that loaded cleanly before, unchanged, comes from the compiled-rules cache
+    (:mod:`policyengine.loading.cache`).
     """
+    from policyengine.loading.cache import cached
+
+    sources = rule_sources(paths, include_bundled=include_bundled)
+    return cached(sources, lambda: compile_rules(sources))
+
+
+def compile_rules(sources: Iterable[tuple[Path, str]]) -> tuple[ir.Rule, ...]:
+    """Parse, validate and build every rule file of ``sources`` (no cache); raises
+    :class:`RuleLoadErrors` with every problem found."""
     loaded: list[ir.Rule] = []
     errors: list[RuleLoadError] = []
-    for file, display in rule_sources(paths, include_bundled=include_bundled):
+    for file, display in sources:
         rules, problems = load_file(file, display)
         errors.extend(problems)
         loaded.extend(rules)

@@ -9,13 +9,19 @@ import json
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from policyengine.errors import RuleLoadError, Span
-from policyengine.loading.yaml_nodes import Document, JsonPath, load_documents, read_text, shown
 from policyengine.operators import OPERATORS
+
+if TYPE_CHECKING:
+    import jsonschema
+
+    from policyengine.loading.yaml_nodes import Document, JsonPath
+
+# jsonschema and YAML (loading.yaml_nodes) are imported where they are used: this module is
+# imported for ``dotted`` by every loader, and a scan whose rules come from the compiled cache
+# (loading/cache.py) parses and validates nothing.
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -27,6 +33,10 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=4)
 def _validator(name: str) -> jsonschema.Draft202012Validator:
+    # Imported on first validation only (~65 ms): a scan whose rules come from the compiled
+    # cache (loading/cache.py) validates nothing.
+    import jsonschema
+
     return jsonschema.Draft202012Validator(load_schema(name), format_checker=jsonschema.FormatChecker())
 
 
@@ -55,6 +65,8 @@ def _is_condition(error: jsonschema.ValidationError) -> bool:
 
 
 def _located(doc: Document, error: jsonschema.ValidationError) -> list[RuleLoadError]:
+    from policyengine.loading.yaml_nodes import shown
+
     path: JsonPath = tuple(error.absolute_path)
     where = dotted(path)
     instance = error.instance
@@ -114,6 +126,8 @@ def valid_documents(paths: Iterable[Path], schema: str, what: str, items: str,
     problem (unreadable, not YAML, empty, invalid) is appended to ``errors``, located, and the
     other documents still come. ``what`` names the kind of file ("waiver file"), ``items`` what
     it holds ("waivers")."""
+    from policyengine.loading.yaml_nodes import load_documents, read_text
+
     for path in paths:
         try:
             documents = list(load_documents(read_text(path, str(path), what), str(path)))
