@@ -13,6 +13,7 @@ comes from the input and must not become a second command when the line is paste
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Mapping
 
@@ -54,26 +55,46 @@ def fill(command: str, values: Mapping[str, str]) -> str:
     value that needs quoting where the placeholder sits inside double quotes (a URL in a
     body) stays a placeholder: single quotes there would be part of the text."""
     out: list[str] = []
+    for part in _parts(command, tuple(values)):
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        placeholder, quoted = part
+        value = values[placeholder]
+        safe = shlex.quote(value)
+        out.append(placeholder if quoted and safe != value else safe)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(command: str, placeholders: tuple[str, ...]) -> tuple[str | tuple[str, bool], ...]:
+    """``command`` cut into literal text and the placeholders in it, each with whether it sits
+    inside double quotes. Where a placeholder is, and whether it is quoted, depends on the
+    command alone (a value is inserted, never scanned), so a rule's command is cut once per
+    report rather than scanned character by character for every failing resource."""
+    parts: list[str | tuple[str, bool]] = []
+    literal: list[str] = []
     quoted = False
     at = 0
     while at < len(command):
         char = command[at]
-        placeholder = next((p for p in values if command.startswith(p, at)), None)
+        placeholder = next((p for p in placeholders if command.startswith(p, at)), None)
         if placeholder is not None:
-            value = values[placeholder]
-            safe = shlex.quote(value)
-            out.append(placeholder if quoted and safe != value else safe)
+            parts.append("".join(literal))
+            literal = []
+            parts.append((placeholder, quoted))
             at += len(placeholder)
             continue
         if char == "\\" and at + 1 < len(command):
-            out.append(command[at:at + 2])
+            literal.append(command[at:at + 2])
             at += 2
             continue
         if char == '"':
             quoted = not quoted
-        out.append(char)
+        literal.append(char)
         at += 1
-    return "".join(out)
+    parts.append("".join(literal))
+    return tuple(parts)
 
 
 def fix_command(finding: Finding) -> str | None:
@@ -81,4 +102,14 @@ def fix_command(finding: Finding) -> str | None:
     cli = finding.rule.metadata.remediation.cli
     if not cli:
         return None
-    return fill(" ".join(cli.split()), id_values(finding.resource_id))
+    return fill(_one_line(cli), _id_values(finding.resource_id))
+
+
+@functools.lru_cache(maxsize=256)
+def _one_line(cli: str) -> str:
+    return " ".join(cli.split())
+
+
+# The findings of one resource come together (every rule on it in turn): its values are read
+# once. The cached dict is never changed: fill only reads it.
+_id_values = functools.lru_cache(maxsize=64)(id_values)

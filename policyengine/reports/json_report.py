@@ -75,8 +75,23 @@ class _Fragments:
         key = (finding.resource_id, origin.file, origin.line)
         if key != self.resource_key:
             self.resource_key = key
-            self.resource = _dumps(finding.to_json()["resource"])
+            self.resource = _dumps(resource_json(finding))
         return self.resource
+
+
+def resource_json(finding: Finding) -> dict[str, Any]:
+    """The ``resource`` member of a finding's JSON, as :meth:`Finding.to_json` makes it (built
+    here directly: the whole finding's JSON would be made and thrown away per resource)."""
+    origin = finding.origin
+    source: dict[str, Any] = {"file": origin.file, "kind": origin.kind.value}
+    if origin.line:
+        source["line"] = origin.line
+    if origin.column:
+        source["column"] = origin.column
+    if origin.address:
+        source["address"] = origin.address
+    return {"id": finding.resource_id, "type": finding.resource_type,
+            "subscriptionId": finding.subscription_id, "source": source}
 
 
 def finding_json(finding: Finding, fragments: _Fragments) -> str:
