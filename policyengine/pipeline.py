@@ -13,10 +13,12 @@ import argparse
 import difflib
 import fnmatch
 import gc
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from itertools import chain
 from pathlib import Path
@@ -26,16 +28,21 @@ from policyengine.baseline import load_baseline, mark
 from policyengine.config import Config, Output, find_config, load_config
 from policyengine.errors import InputError, UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
+from policyengine.findings import Waiver
 from policyengine.loading.rules import load_rules
 from policyengine.missing import MissingData
+from policyengine.records.assemble import OutOfOrder
 from policyengine.records.model import Record
 from policyengine.sources import DeclaredSource, ExportSource, Source, combined_status
-from policyengine.sources.declared import Kind, TemplateOptions, discover
+from policyengine.sources.declared import Kind, Target, TemplateOptions, discover
 from policyengine.sources.export import open_input
 from policyengine.sources.progress import no_progress
 from policyengine.status import InputProblem, ScanStatus, Stats, sorted_problems
 
 EXAMPLE = "estate.json"
+#: Exports at least this large (together) are never held whole in memory: streamed when their
+#: rows are parent-first, sorted on disk when not (records/assemble.py, ``Order``).
+LARGE_INPUT = 32 << 20
 #: Allocations between two young-generation collections during a scan (Python's default: 700).
 YOUNG_THRESHOLD = 20_000
 #: Input errors printed on stderr (all of them are in the reports).
@@ -80,6 +87,9 @@ class ScanOptions:
     soft_fail: bool = False
     #: Progress of a large export on stderr when it is a terminal (not with --quiet or --no-progress).
     progress: bool = False
+    #: Large exports sorted on disk from the start: set when a first, optimistic read met a
+    #: row out of parent-first order (docs/architecture.md, "Input order").
+    sort_exports: bool = False
     #: ``--azure``: the parsed live-scan options (the live source reads them).
     live: argparse.Namespace | None = None
 
@@ -204,7 +214,7 @@ def file_sources(options: ScanOptions) -> list[Source]:
                                          progress=options.progress))
             except InputError as exc:  # this file only: the others are still read
                 problems.append(InputProblem.of(exc, file=target.shown))
-        sources.append(ExportSource(inputs, problems))
+        sources.append(ExportSource(inputs, problems, export_order(exports, options)))
     if declared:
         sources.append(DeclaredSource(declared, options.templates))
     if not sources and problems:
@@ -212,6 +222,24 @@ def file_sources(options: ScanOptions) -> list[Source]:
     if not sources and not options.pre_deployment:
         raise UsageError(f"no templates, Bicep files, plans or exports found in {', '.join(paths)}")
     return sources
+
+
+def export_order(exports: Sequence[Target], options: ScanOptions) -> str:
+    """How the exports' rows are read: small ones, or any read from a pipe, in memory; large
+    files streamed, as if parent-first when there is one (the scan reads it again, sorted,
+    if a row shows it is not: :func:`run`), else sorted on disk."""
+    sizes = []
+    for target in exports:
+        try:
+            status = os.stat(target.path)
+        except OSError:
+            return "buffered"
+        if not stat.S_ISREG(status.st_mode):
+            return "buffered"  # a pipe is read once: nothing to read again
+        sizes.append(status.st_size)
+    if sum(sizes) < LARGE_INPUT:
+        return "buffered"
+    return "sorted" if options.sort_exports or len(exports) > 1 else "optimistic"
 
 
 def read_records(sources: Sequence[Source], index: RuleIndex, log: Stats) -> Iterator[Record]:
@@ -238,23 +266,39 @@ def say(line: str) -> None:
 
 def run(options: ScanOptions) -> int:
     """Run a scan from options to exit code."""
-    from policyengine.cli.outputs import Outputs
-    from policyengine.reports import ReportContext, Summary, reporter_factory
-    from policyengine.reports.layout import terminal_width
-    from policyengine.waivers import WaiverBook, load_waivers
-
     rules = pick_rules(options.rule_dirs, options.bundled_rules, options.rule_ids, options.skip_rule_ids)
     if options.catalogs:  # a broken catalog is bad usage, whether or not this scan plans queries
         from policyengine.catalog import catalog
 
         catalog(*(Path(f) for f in options.catalogs))
     chosen = frameworks.framework(rules, options.framework) if options.framework else None
-    waivers = WaiverBook(load_waivers([Path(w) for w in options.waivers]))
+    from policyengine.waivers import load_waivers
+
+    waivers = load_waivers([Path(w) for w in options.waivers])
     baseline = load_baseline(Path(options.baseline)) if options.baseline else frozenset()
-    sources = open_sources(options, rules)
-    if not sources:
-        print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
-        return 0
+    while True:
+        sources = open_sources(options, rules)
+        if not sources:
+            print("policyengine: no templates, Bicep files or plans to scan", file=sys.stderr)
+            return 0
+        try:
+            return _scan(options, rules, sources, chosen=chosen, accepted=waivers, baseline=baseline)
+        except OutOfOrder as exc:
+            # Nothing was committed (the reports were being written aside): read it again.
+            verbose(options, [f"{exc}: the input is not parent-first; reading it again, "
+                              "sorted on disk"])
+            options = replace(options, sort_exports=True)
+
+
+def _scan(options: ScanOptions, rules: tuple[ir.Rule, ...], sources: list[Source], *,
+          chosen: frameworks.Framework | None, accepted: Sequence[Waiver], baseline: frozenset[str]) -> int:
+    """Evaluate every record of ``sources``, write the reports, and say the exit code."""
+    from policyengine.cli.outputs import Outputs
+    from policyengine.reports import ReportContext, Summary, reporter_factory
+    from policyengine.reports.layout import terminal_width
+    from policyengine.waivers import WaiverBook
+
+    waivers = WaiverBook(accepted)  # afresh for each read: it counts what each waiver matched
     index = RuleIndex(rules)
     summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown)
     log = Stats()

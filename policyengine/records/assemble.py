@@ -2,14 +2,23 @@
 settings, alert policies) to their parent and subscription-scope rows (Defender pricings) to
 their subscription, by id and case-insensitively.
 
-Two modes:
+Four ways to read (:class:`Order`):
 
 * **streaming** — one input whose snapshot header declares ``order: parent-first``
   (subscription-scope rows first, then each resource followed by its children, as
   ``policyengine collect`` writes them). A resource is complete when the next resource
   starts, so memory stays flat however large the estate is.
-* **buffered** — any other input, rows in any order: everything is attached in memory and
-  records come out sorted by id at the end.
+* **optimistic** — one large file without that header, read as if it were parent-first
+  (most exports are: ``az graph query`` rows, then the children added after their server). The
+  first row that shows otherwise (a child away from its parent, a subscription row after
+  resources whose rules read it, a resource given again further on) raises
+  :class:`OutOfOrder` before anything wrong is built; the scan then reads the input again,
+  sorted (docs/architecture.md, "Input order").
+* **sorted** — large inputs in any order: the rows go to a table on disk
+  (:mod:`policyengine.records.spill`) and come back parent-first, then stream. Memory stays
+  bounded whatever the order.
+* **buffered** — small inputs in any order: everything is attached in memory and records
+  come out sorted by id at the end.
 
 Nothing is dropped silently: rows of types no rule reads are counted by type, child rows
 whose parent is not in the input are reported with their line, and every subscription seen
@@ -26,6 +35,7 @@ repeats is read buffered once its header line is removed.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +62,23 @@ from policyengine.unknown import Unknown, segment_text
 
 PARENT_FIRST = "parent-first"
 MAX_EXAMPLES = 5
+
+
+class Order(enum.Enum):
+    """How rows are read (see the module docstring)."""
+
+    BUFFERED = "buffered"
+    OPTIMISTIC = "optimistic"
+    SORTED = "sorted"
+
+
+class OutOfOrder(Exception):
+    """An optimistic read met a row out of parent-first order (where: file and line)."""
+
+    def __init__(self, where: tuple[str, int], why: str) -> None:
+        super().__init__(f"{Span(*where).prefix()}: {why}")
+        self.where = where
+        self.why = why
 
 
 #: Where a row came from: (file, line). A plain tuple: one is kept per child row.
@@ -111,9 +138,17 @@ def same_resource_data(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 class Assembler:
     """Feeds rows in, gets records out; see the module docstring for the two modes."""
 
-    def __init__(self, wanted: Wanted, *, streaming: bool) -> None:
+    def __init__(self, wanted: Wanted, *, streaming: bool, optimistic: bool = False,
+                 presorted: bool = False) -> None:
         self.wanted = wanted
         self.streaming = streaming
+        #: Streaming without a header's promise: a row out of order raises OutOfOrder.
+        self.optimistic = optimistic
+        #: Streaming rows sorted on disk: a child away from its parent has no parent at all.
+        self.presorted = presorted
+        #: Optimistic: a hash of each resource's lower-case id, to see one given again further
+        #: on (a collision only costs a sorted read).
+        self.seen: set[int] = set()
         self.stats = Stats()
         self.graph: Graph[Where] = Graph(_inferred_subscription)
         #: By lower-case subscription id: where its own row is, and (two of its rows disagreed)
@@ -146,6 +181,8 @@ class Assembler:
         is an error only if one of those records' rules reads it; later records get it."""
         sid = sub.id.rsplit("/", 1)[-1]
         late = sorted(t for t in self.sealed.get(sid.lower(), ()) if key in self.wanted.subscription_needs(t))
+        if late and self.optimistic:
+            raise OutOfOrder((file, row.line), "a subscription-level row after resources that read it")
         if late:
             raise InputError(
                 f"subscription-level row for subscription {sid} comes after {', '.join(late)} "
@@ -337,6 +374,11 @@ class Assembler:
                 if self.current == lid:
                     self.current = None
             return None
+        if self.optimistic:
+            mark = hash(lid)
+            if mark in self.seen:
+                raise OutOfOrder(where, "a resource given again further on")
+            self.seen.add(mark)
         self.stats.resources[ltype] += 1
         done = None
         if self.streaming:
@@ -383,12 +425,15 @@ class Assembler:
         if pending is not None and (not self.streaming or parent == self.current):
             self._put(pending.children, key, data, where)
             return
+        if self.optimistic:
+            raise OutOfOrder(where, "a child row away from its parent")
         if self.streaming:
             self.stats.orphans += 1
             if self.stats.orphans <= MAX_EXAMPLES:
-                self.stats.note(Span(*where),
-                                f"{ltype} row whose parent {parent_id(data['id'])} does not "
+                message = (f"{key[0]} row '{key[1]}' has no parent {parent} in the input" if self.presorted
+                           else f"{ltype} row whose parent {parent_id(data['id'])} does not "
                                 "come right before it: not attached (parent-first order)")
+                self.stats.note(Span(*where), message)
             return
         self._put(self.orphans.setdefault(parent, Children()), key, data, where)
 
@@ -432,34 +477,67 @@ class Assembler:
                 yield subscriptions[lsid].record()
 
 
-def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None) -> Iterator[Record]:
+def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None,
+             order: Order = Order.BUFFERED) -> Iterator[Record]:
     """Records from every input, attached across inputs (a pricing in one file applies to
-    the servers of another). Streams when there is one parent-first snapshot."""
+    the servers of another). Streams when there is one parent-first snapshot; otherwise as
+    ``order`` says (see the module docstring)."""
     inputs = list(inputs)
-    streaming = len(inputs) == 1 and inputs[0].header.get("order") == PARENT_FIRST
-    assembler = Assembler(wanted, streaming=streaming)
+    if len(inputs) == 1 and inputs[0].header.get("order") == PARENT_FIRST:
+        order = Order.BUFFERED  # the header's promise: streamed, strictly
+        assembler = Assembler(wanted, streaming=True)
+    elif order is Order.OPTIMISTIC and len(inputs) == 1:
+        assembler = Assembler(wanted, streaming=True, optimistic=True)
+    elif order is Order.SORTED:
+        assembler = Assembler(wanted, streaming=True, presorted=True)
+    else:
+        assembler = Assembler(wanted, streaming=False)
     if stats is not None:
         assembler.stats = stats
     log = assembler.stats
-    for inp in inputs:
-        inp.skip = assembler.skippable
-        feed, name = assembler.feed, inp.name
-        try:
-            for row in inp.rows:
-                try:
-                    record = feed(row, name)
-                except InputError as exc:  # this row only: the input goes on
-                    log.add_error(InputProblem.of(exc, Unit.ROW, file=name))
-                    continue
-                if record is not None:
-                    yield record
-        except InputError as exc:  # the rest of this input cannot be read; the others can
-            log.add_error(InputProblem.of(exc, file=name))
-        log.errors += inp.problems
-        log.notes += inp.notes
-        inp.problems.clear()
-        inp.notes.clear()
+    if order is Order.SORTED:
+        from policyengine.records.spill import sorted_rows
+
+        feed = assembler.feed
+        for name, row in sorted_rows(inputs, assembler.skippable, log):
+            try:
+                record = feed(row, name)
+            except InputError as exc:
+                log.add_error(InputProblem.of(exc, Unit.ROW, file=name))
+                continue
+            if record is not None:
+                yield record
+    else:
+        for inp in inputs:
+            yield from _read(inp, assembler, log)
     yield from assembler.finish()
+
+
+def _read(inp: Input, assembler: Assembler, log: Stats) -> Iterator[Record]:
+    """One input's rows fed in order; a bad row is an error of its own, a read that cannot
+    go on ends this input only."""
+    inp.skip = assembler.skippable
+    feed, name = assembler.feed, inp.name
+    try:
+        for row in inp.rows:
+            try:
+                record = feed(row, name)
+            except InputError as exc:  # this row only: the input goes on
+                log.add_error(InputProblem.of(exc, Unit.ROW, file=name))
+                continue
+            if record is not None:
+                yield record
+    except InputError as exc:  # the rest of this input cannot be read; the others can
+        log.add_error(InputProblem.of(exc, file=name))
+    collect_messages(inp, log)
+
+
+def collect_messages(inp: Input, log: Stats) -> None:
+    """What the reader said about an input (bad rows, notes), into the scan's log."""
+    log.errors += inp.problems
+    log.notes += inp.notes
+    inp.problems.clear()
+    inp.notes.clear()
 
 
 

@@ -44,18 +44,21 @@ class ExportSource:
     inputs: Sequence[Input]
     #: Files that could not even be opened (each an input error of its own).
     problems: list[InputProblem] = field(default_factory=list)
+    #: How rows without a parent-first header are read: ``buffered`` (in memory),
+    #: ``optimistic`` or ``sorted`` (records/assemble.py, ``Order``).
+    order: str = "buffered"
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.names = tuple(i.name for i in self.inputs)
 
     def records(self, wanted: Wanted, log: Stats) -> Iterator[Record]:
-        from policyengine.records.assemble import assemble
+        from policyengine.records.assemble import Order, assemble
 
         log.errors += self.problems
         self.problems = []
         if self.inputs:
-            yield from assemble(self.inputs, wanted, log)
+            yield from assemble(self.inputs, wanted, log, Order(self.order))
 
     def status(self) -> ScanStatus:
         """A snapshot's closing line says what its collection could not do."""
