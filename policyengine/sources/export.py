@@ -34,7 +34,7 @@ from policyengine.sources.jsonpos import span_at
 from policyengine.sources.jsonstream import MAX_ROW, STREAMED, JsonStream
 from policyengine.sources.progress import ProgressLine, progress_line
 from policyengine.sources.shapes import NESTED, ChildLine, plain, rows_of
-from policyengine.sources.strictjson import Refused, loads
+from policyengine.sources.strictjson import Refused, loads, row
 from policyengine.status import InputProblem, Unit
 
 __all__ = ["HEADER_KEY", "MAX_ROW", "Input", "JsonStream", "Row", "open_input", "read_input"]
@@ -213,7 +213,7 @@ def _ndjson(handle: IO[str], name: str, first: str | None, lineno: int, inp: Inp
         if not text.strip():
             continue
         try:
-            value = loads(text)
+            value = row(text)
         except json.JSONDecodeError as exc:
             col = min(exc.pos, len(text.rstrip("\r\n"))) + 1
             inp.problems.append(InputProblem(Span(name, lineno, col), f"invalid JSON: {exc.msg}", Unit.ROW))

@@ -10,6 +10,14 @@ The C decoder stays the fast path: its hooks only *detect* a refusal (a duplicat
 constant, an overflowing float), and :func:`locate` then finds where and why by scanning the
 one value again. Nesting is bounded at :data:`MAX_DEPTH` (the bound templates and plans have),
 so no consumer of a row recurses without end.
+
+A row of an NDJSON export goes first through :func:`row`: orjson decodes it (three times
+faster than the hooked C decoder), and its value is kept only where orjson's own encoding of
+it is the row's text byte for byte, which proves it had no duplicate key (a dict holds each
+key once, so a dropped duplicate makes the text longer), no constant, no overflowing float
+and no integer past 64 bits (orjson reads those as floats, written with a ``.`` or ``e``).
+Every other row, compact JSON in another style included, is decoded by :func:`loads`, so its
+value and every refusal and its location are the same as without orjson.
 """
 
 from __future__ import annotations
@@ -21,7 +29,12 @@ from typing import Any
 
 from policyengine.sources.jsonpos import MAX_DEPTH
 
-__all__ = ["MAX_DEPTH", "Refused", "decode", "loads", "locate"]
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a dependency; without it every row is decoded strictly
+    orjson = None  # type: ignore[assignment]
+
+__all__ = ["MAX_DEPTH", "Refused", "decode", "loads", "locate", "row"]
 
 
 class Refused(Exception):
@@ -97,6 +110,28 @@ def loads(text: str) -> Any:
         end = _SPACE.match(text, end).end()  # type: ignore[union-attr]  # the pattern matches ""
         raise json.JSONDecodeError("Extra data", text, end)
     return value
+
+
+#: A text this short cannot nest deeper than MAX_DEPTH (each level takes two characters).
+_SHALLOW = 2 * MAX_DEPTH
+
+
+def row(text: str) -> Any:
+    """One NDJSON line (its line break included or not) as :func:`loads` decodes it, with the
+    same errors; through orjson when its encoding of the value proves the text strict."""
+    if orjson is not None:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return loads(text)
+        body = text[:-1] if text[-1:] == "\n" else text
+        if len(body) <= _SHALLOW or body.count("{") + body.count("[") <= MAX_DEPTH:
+            try:
+                if orjson.dumps(value) == body.encode():
+                    return value
+            except orjson.JSONEncodeError:  # orjson encodes fewer levels than MAX_DEPTH
+                pass
+    return loads(text)
 
 
 def _refusal(text: str, pos: int, exc: BaseException) -> Refused:
