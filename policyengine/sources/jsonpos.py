@@ -10,6 +10,13 @@ https://learn.microsoft.com/azure/azure-resource-manager/templates/syntax#commen
 decoder skips comments where JSON allows whitespace. Duplicate keys are an error, as ARM
 rejects them. Nesting is bounded and the parser is iterative: a hostile file cannot exhaust
 the stack.
+
+Two decoders give the same values and the same positions (docs/architecture.md, "Templates"):
+the C ``json`` module decodes a plain JSON file (~18× faster) and each container learns its
+members' offsets only when a span inside it is first asked for, by a scan of that container
+alone (its members' values skipped by the C scanner); anything the C decoder refuses or that
+this module treats differently (comments, other whitespace, duplicate keys, NaN, huge numbers,
+deep nesting) is decoded by the position-keeping parser below, which says where it is wrong.
 """
 
 from __future__ import annotations
@@ -35,41 +42,65 @@ _scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder,
 
 
 class _Lines:
-    """Offsets of line starts, to turn an offset into a line and column when one is asked for."""
+    """Offsets of line starts, to turn an offset into a line and column when one is asked for;
+    for a file decoded by the C decoder, also what locates a container's members on demand."""
 
-    __slots__ = ("file", "starts")
+    __slots__ = ("_starts", "file", "root", "text")
 
     def __init__(self, file: str, text: str) -> None:
         self.file = file
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.text = text
+        self.root: Any = None
+        self._starts: list[int] | None = None
 
     def span(self, offset: int) -> Span:
-        line = bisect.bisect_right(self.starts, offset)
-        return Span(self.file, line, offset - self.starts[line - 1] + 1)
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        line = bisect.bisect_right(starts, offset)
+        return Span(self.file, line, offset - starts[line - 1] + 1)
+
+    def locate(self, node: JObject | JArray) -> None:
+        """Give ``node`` (decoded by the C decoder) and the containers above it their offsets."""
+        current: Any = self.root
+        if current._offset < 0:
+            text = self.text
+            _fill(text, current, len(text) - len(text.lstrip(_JSON_SPACE)))
+        for key in node._path:
+            child = current[key]
+            if child._offset < 0:
+                _fill(self.text, child, current._offsets[key])
+            current = child
 
 
 class JObject(dict[str, Any]):
     """A decoded JSON object that knows where it and each of its values start."""
 
-    __slots__ = ("_lines", "_offset", "_offsets")
+    __slots__ = ("_lines", "_offset", "_offsets", "_path")
     _lines: _Lines | None
-    _offset: int
+    _offset: int  # -1 until located (C-decoded files)
     _offsets: dict[str, int]
+    _path: tuple[str | int, ...]
 
 
 class JArray(list[Any]):
     """A decoded JSON array that knows where it and each of its items start."""
 
-    __slots__ = ("_lines", "_offset", "_offsets")
+    __slots__ = ("_lines", "_offset", "_offsets", "_path")
     _lines: _Lines | None
-    _offset: int
+    _offset: int  # -1 until located (C-decoded files)
     _offsets: list[int]
+    _path: tuple[str | int, ...]
 
 
 def span_of(node: Any) -> Span | None:
     """Where a decoded object or array starts; None for values built in memory."""
     lines: _Lines | None = getattr(node, "_lines", None)
-    return lines.span(node._offset) if lines is not None else None
+    if lines is None:
+        return None
+    if node._offset < 0:
+        lines.locate(node)
+    return lines.span(node._offset)
 
 
 def span_at(container: Any, key: str | int) -> Span | None:
@@ -77,6 +108,8 @@ def span_at(container: Any, key: str | int) -> Span | None:
     lines: _Lines | None = getattr(container, "_lines", None)
     if lines is None:
         return None
+    if container._offset < 0:
+        lines.locate(container)
     offsets = container._offsets
     if isinstance(container, JObject) and isinstance(key, str) and key in offsets:
         return lines.span(offsets[key])
@@ -87,6 +120,16 @@ def span_at(container: Any, key: str | int) -> Span | None:
 
 def loads(text: str, file: str) -> Any:
     """Decode ``text``; raise :class:`InputError` at ``file:line:col`` if it is not JSON."""
+    try:
+        return _fast(text, file)
+    except (_Doubt, ValueError, RecursionError):
+        # Not plain JSON as this module reads it: the position-keeping parser decides, and
+        # locates what is wrong exactly as it always has.
+        return _positioned(text, file)
+
+
+def _positioned(text: str, file: str) -> Any:
+    """The position-keeping parser: every container gets its offsets as it is read."""
     lines = _Lines(file, text)
 
     def fail(offset: int, message: str) -> InputError:
@@ -216,3 +259,104 @@ def _key(text: str, pos: int, stack: list[tuple[Any, str | None]],
     parent._offsets[key] = end
     stack[-1] = (parent, key)
     return end
+
+
+# -- the C decoder and containers located on demand
+
+_JSON_SPACE = " \t\n\r"
+_WS = re.compile(r"[ \t\n\r]*")
+# A key without escapes, its colon and the whitespace up to its value; then what follows a
+# member up to the next one (the text has been decoded: it is valid JSON).
+_PLAIN_KEY = re.compile(r'"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
+_AFTER = re.compile(r"[ \t\n\r]*,?[ \t\n\r]*")
+# Skips one value at C speed (its result is thrown away).
+_skip_value: Callable[[str, int], tuple[Any, int]] = getattr(json.decoder.JSONDecoder(), "scan_once")  # noqa: B009
+
+
+class _Doubt(Exception):
+    """The C decoder accepted what this module refuses or reads differently: decode again with
+    the position-keeping parser, which says where."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> JObject:
+    node = JObject(pairs)
+    if len(node) != len(pairs):
+        raise _Doubt("duplicate key")
+    return node
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_DIGITS:
+        raise _Doubt("long integer")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Doubt("float out of range")
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise _Doubt(text)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_int=_int, parse_float=_float,
+                            parse_constant=_constant)
+
+
+def _fast(text: str, file: str) -> Any:
+    """Decode with the C decoder; tag every container with its path (located later, on demand).
+    Raises :class:`_Doubt` or ``ValueError`` where the position-keeping parser must decide."""
+    root = _DECODER.decode(text)
+    if type(root) is list:
+        root = JArray(root)
+    if type(root) is not JObject and type(root) is not JArray:
+        return root
+    lines = _Lines(file, text)
+    lines.root = root
+    root._lines, root._offset, root._path = lines, -1, ()
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _Doubt("too deep")
+        path = node._path
+        members = node.items() if type(node) is JObject else enumerate(node)
+        for key, value in members:
+            kind = type(value)
+            if kind is list:
+                child = node[key] = JArray(value)
+            elif kind is JObject:
+                child = value
+            else:
+                continue
+            child._lines, child._offset, child._path = lines, -1, (*path, key)
+            stack.append((child, depth + 1))
+    return root
+
+
+def _fill(text: str, node: JObject | JArray, offset: int) -> None:
+    """Record where ``node`` (starting at ``offset``) and each of its members start: the same
+    offsets the position-keeping parser records (a member's value after the whitespace)."""
+    pos = _WS.match(text, offset + 1).end()  # type: ignore[union-attr]  # the pattern matches ""
+    if type(node) is JObject:
+        keyed: dict[str, int] = {}
+        while text[pos] == '"':
+            simple = _PLAIN_KEY.match(text, pos)
+            if simple is not None:
+                key, pos = simple.group(1), simple.end()
+            else:  # a key with escapes: the C string scanner reads it
+                key, pos = _scanstring(text, pos + 1, True)
+                pos = _WS.match(text, _WS.match(text, pos).end() + 1).end()  # type: ignore[union-attr]
+            keyed[key] = pos
+            pos = _AFTER.match(text, _skip_value(text, pos)[1]).end()  # type: ignore[union-attr]
+        node._offsets = keyed
+    else:
+        indexed: list[int] = []
+        while text[pos] != "]":
+            indexed.append(pos)
+            pos = _AFTER.match(text, _skip_value(text, pos)[1]).end()  # type: ignore[union-attr]
+        node._offsets = indexed
+    node._offset = offset
