@@ -1,6 +1,6 @@
 """Generate a deterministic synthetic estate of Azure Database for PostgreSQL servers as NDJSON.
 
-    python bench/gen_estate.py N OUT.ndjson [--seed S] [--subscriptions K] [--shuffle]
+    python bench/gen_estate.py N OUT.ndjson [--seed S] [--subscriptions K] [--shuffle | --plain]
 
 The file holds the rows a snapshot of a real tenant would hold, in the shapes Azure returns:
 
@@ -24,7 +24,9 @@ the plan, and a handful of corrupt values of the wrong JSON type (error).
 
 Without ``--shuffle`` the first line is the policyengine snapshot header declaring
 ``order: parent-first`` and rows come parent first, so a scan streams. With ``--shuffle`` the
-same rows come in a random order and without the header, so a scan buffers.
+same rows come in a random order and without the header. With ``--plain`` they come parent
+first without the header, as ``az graph query`` or any other tool writes NDJSON: a scan finds
+the order itself.
 
 Next to OUT the generator writes ``OUT.manifest.json``: the parameters, the number of rows and
 the number of resources of each (lower-case) type, which ``scan_bench.py`` uses to check that a
@@ -369,7 +371,7 @@ def manifest_path(out: Path) -> Path:
 
 
 def generate(n: int, out: Path, *, seed: int = 1, subscriptions: int | None = None,
-             shuffle: bool = False) -> dict[str, Any]:
+             shuffle: bool = False, plain: bool = False) -> dict[str, Any]:
     """Write the estate to ``out`` (atomically) and its manifest next to it; return the manifest.
     The same N, seed and subscriptions give the same rows, shuffled or not."""
     k = subscriptions if subscriptions is not None else max(3, n // 200)
@@ -384,7 +386,8 @@ def generate(n: int, out: Path, *, seed: int = 1, subscriptions: int | None = No
             random.Random(seed + 1).shuffle(lines)
             handle.writelines(lines)
         else:
-            handle.write(json.dumps(HEADER, separators=(",", ":")) + "\n")
+            if not plain:
+                handle.write(json.dumps(HEADER, separators=(",", ":")) + "\n")
             handle.writelines(estate.lines())
     os.replace(partial, out)
     manifest = {
@@ -393,9 +396,9 @@ def generate(n: int, out: Path, *, seed: int = 1, subscriptions: int | None = No
         "seed": seed,
         "subscriptions": k,
         "shuffled": shuffle,
-        "header": not shuffle,
+        "header": not (shuffle or plain),
         "rows": estate.rows,
-        "lines": estate.rows + (0 if shuffle else 1),
+        "lines": estate.rows + (0 if shuffle or plain else 1),
         "bytes": out.stat().st_size,
         "types": dict(sorted(estate.counts.items())),
     }
@@ -410,12 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscriptions", type=int, metavar="K",
                         help="number of subscriptions (default N/200, at least 3)")
-    parser.add_argument("--shuffle", action="store_true",
-                        help="rows in random order, without the snapshot header (buffered scan)")
+    order = parser.add_mutually_exclusive_group()
+    order.add_argument("--shuffle", action="store_true",
+                       help="rows in random order, without the snapshot header (sorted on disk)")
+    order.add_argument("--plain", action="store_true",
+                       help="rows parent-first without the snapshot header (streamed once the order is seen)")
     args = parser.parse_args(argv)
     try:
         manifest = generate(args.n, args.out, seed=args.seed, subscriptions=args.subscriptions,
-                            shuffle=args.shuffle)
+                            shuffle=args.shuffle, plain=args.plain)
     except ValueError as exc:
         parser.error(str(exc))
     print(f"{args.out}: {manifest['rows']} rows, {manifest['bytes'] / 1e6:.1f} MB, "
