@@ -281,19 +281,69 @@ def compile_condition(node: ir.Condition, rule: ir.Rule) -> Check:
     return _compile_logic(node, rule)
 
 
-class CompiledRule:
-    """A rule ready to evaluate: its ``where`` and ``condition`` as closures."""
+#: Outcomes a rule keeps (see :class:`CompiledRule`); past this many the rule starts afresh.
+OUTCOMES = 4096
+#: The types of value an outcome can be keyed on: compared by value and printed alike when
+#: equal. (A float is not: -0.0 == 0.0, yet the evidence shows each as it is; nor is True,
+#: which equals 1, so the type is part of the key.)
+_KEYED = frozenset({str, int, bool, type(None)})
 
-    __slots__ = ("condition", "rule", "where")
+Judged = tuple[Verdict, tuple[Evidence, ...], str | None]
+
+
+class CompiledRule:
+    """A rule ready to evaluate: its ``where`` and ``condition`` as closures.
+
+    A rule's outcome (verdict, evidence, error) depends only on the values it reads, and the
+    servers of an estate share theirs (a parameter is on or off): so the outcome is kept, keyed
+    on those values, and a record that reads the same values gets it again without the rule
+    being run. Only where every value read is a plain scalar (a list or object is not hashable,
+    and an array's elements are what ``count`` reads) and no template locates a value (the
+    evidence then says where it is set, which differs per record)."""
+
+    __slots__ = ("condition", "outcomes", "reads", "rule", "where")
 
     def __init__(self, rule: ir.Rule) -> None:
         self.rule = rule
         self.where = compile_condition(rule.where, rule) if rule.where is not None else None
         self.condition = compile_condition(rule.condition, rule)
+        paths = {path.text: path for path in ir.condition_paths(rule) if not path.element}
+        self.reads = tuple(_getter(path, rule) for path in paths.values())
+        self.outcomes: dict[tuple[Any, ...], Judged] = {}
 
     def evaluate(self, record: Record) -> Finding:
         """The verdict of the rule on ``record``, with evidence and a message."""
         ctx = Context(record)
+        key = self._key(ctx)
+        if key is None:
+            verdict, evidence, error = self._judge(ctx)
+        else:
+            found = self.outcomes.get(key)
+            if found is None:
+                found = self._judge(ctx)
+                if len(self.outcomes) >= OUTCOMES:
+                    self.outcomes.clear()
+                self.outcomes[key] = found
+            verdict, evidence, error = found
+        return Finding(self.rule, record.id, record.type, record.subscription_id, verdict,
+                       evidence, record.origin, error)
+
+    def _key(self, ctx: Context) -> tuple[Any, ...] | None:
+        """What the rule reads of this record, or None when its outcome is not to be kept."""
+        record = ctx.record
+        subscription = record.subscription
+        if record.locate is not None or (subscription is not None and subscription.locate is not None):
+            return None
+        key: list[Any] = []
+        for read in self.reads:
+            value, observed, note = read(ctx, MISSING)
+            kind = type(value)
+            if kind not in _KEYED and value is not MISSING:
+                return None
+            key += (kind, value, observed, note)
+        return tuple(key)
+
+    def _judge(self, ctx: Context) -> Judged:
         try:
             verdict, evidence = PASS, list[Evidence]()
             if self.where is not None:
@@ -305,10 +355,8 @@ class CompiledRule:
             if verdict is PASS:
                 verdict, evidence = self.condition(ctx, MISSING)
         except RuleError as exc:
-            return Finding(self.rule, record.id, record.type, record.subscription_id, Verdict.ERROR,
-                           (), record.origin, f"the rule could not be evaluated: {exc}")
-        return Finding(self.rule, record.id, record.type, record.subscription_id, verdict,
-                       tuple(evidence), record.origin)
+            return Verdict.ERROR, (), f"the rule could not be evaluated: {exc}"
+        return verdict, tuple(evidence), None
 
 
 _compiled: dict[int, tuple[ir.Rule, CompiledRule]] = {}
