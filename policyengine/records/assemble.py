@@ -499,7 +499,7 @@ def assemble(inputs: Iterable[Input], wanted: Wanted, stats: Stats | None = None
         from policyengine.records.spill import sorted_rows
 
         feed = assembler.feed
-        for name, row in sorted_rows(inputs, assembler.skippable, log):
+        for name, row in sorted_rows(inputs, assembler.skippable, log, feed):
             try:
                 record = feed(row, name)
             except InputError as exc:

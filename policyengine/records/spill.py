@@ -39,11 +39,13 @@ def sort_key(resource_id: str) -> str:
     return resource_id.lower().translate(_KEY)
 
 
-def sorted_rows(inputs: Sequence[Input], skip: Callable[[str], str | None],
-                log: Stats) -> Iterator[tuple[str, Row]]:
-    """Every row of ``inputs``, parent-first, each with the name of its input. What a reader
-    says about its input (bad rows, a read that cannot go on) goes to ``log`` as it would in
-    any other mode."""
+def sorted_rows(inputs: Sequence[Input], skip: Callable[[str], str | None], log: Stats,
+                count: Callable[[Row, str], object]) -> Iterator[tuple[str, Row]]:
+    """Every row of ``inputs``, parent-first, each with the name of its input. A row the
+    reader skipped (of no use to any rule: about half of an export, a server's other
+    parameters) only needs counting, which ``count`` does at once, instead of going through
+    the table. What a reader says about its input (bad rows, a read that cannot go on) goes
+    to ``log`` as it would in any other mode."""
     from policyengine.records.assemble import collect_messages
 
     names = [inp.name for inp in inputs]
@@ -52,26 +54,27 @@ def sorted_rows(inputs: Sequence[Input], skip: Callable[[str], str | None],
         try:
             db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;"
-                             "CREATE TABLE rows (key TEXT, source INTEGER, line INTEGER, skipped INTEGER, "
-                             "data TEXT)")
+                             "CREATE TABLE rows (key TEXT, source INTEGER, line INTEGER, data TEXT)")
             for number, inp in enumerate(inputs):
                 inp.skip = skip
-                batch: list[tuple[str, int, int, int, str]] = []
+                batch: list[tuple[str, int, int, str]] = []
                 try:
                     for row in inp.rows:
+                        if row.skipped:
+                            count(row, inp.name)
+                            continue
                         rid = row.data.get("id")
                         key = sort_key(rid) if isinstance(rid, str) else ""
-                        batch.append((key, number, row.line, int(row.skipped),
-                                      json.dumps(row.data, separators=(",", ":"))))
+                        batch.append((key, number, row.line, json.dumps(row.data, separators=(",", ":"))))
                         if len(batch) >= BATCH:
-                            db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+                            db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", batch)
                             batch.clear()
                 except InputError as exc:  # the rest of this input cannot be read; the others can
                     log.add_error(InputProblem.of(exc, file=inp.name))
-                db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+                db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", batch)
                 collect_messages(inp, log)
-            cursor = db.execute("SELECT source, line, skipped, data FROM rows ORDER BY key, source, line")
-            for source, line, skipped, data in cursor:
-                yield names[source], Row(json.loads(data), line, bool(skipped))
+            cursor = db.execute("SELECT source, line, data FROM rows ORDER BY key, source, line")
+            for source, line, data in cursor:
+                yield names[source], Row(json.loads(data), line)
         finally:
             db.close()
