@@ -54,6 +54,10 @@ def _body(title: str, verdict: Verdict, evidence: tuple[Evidence, ...]) -> tuple
 
 
 _body_cached = functools.lru_cache(maxsize=8192)(_body)
+#: Evidence texts a report keeps by the identity of the evidence (see :meth:`_Fragments.body`).
+BODIES = 8192
+#: Findings written at a time: one write call for each is a tenth of the report's cost.
+BATCH = 256
 
 
 class _Fragments:
@@ -63,11 +67,30 @@ class _Fragments:
         self.rules: dict[str, str] = {}
         self.resource_key: tuple[str, str, int] | None = None
         self.resource = ""
+        self.bodies: dict[int, tuple[tuple[Evidence, ...], str, Verdict, tuple[str, str]]] = {}
 
     def rule(self, rule: ir.Rule) -> str:
         text = self.rules.get(rule.id)
         if text is None:
             text = self.rules[rule.id] = _dumps({"id": rule.id, "severity": rule.metadata.severity.label})
+        return text
+
+    def body(self, finding: Finding) -> tuple[str, str]:
+        """The evidence and message of ``finding`` as JSON. The evaluator gives the findings
+        of equal values the same evidence tuple (evaluator.evaluate.CompiledRule), so it is
+        looked up by identity first: hashing evidence hashes every field of every item."""
+        evidence, title, verdict = finding.evidence, finding.rule.metadata.title, finding.verdict
+        entry = self.bodies.get(id(evidence))
+        if entry is not None and entry[0] is evidence and entry[1] is title and entry[2] is verdict:
+            return entry[3]
+        try:
+            text = _body_cached(title, verdict, evidence)
+        except TypeError:  # evidence holding an array is not hashable
+            text = _body(title, verdict, evidence)
+        if len(self.bodies) >= BODIES:
+            self.bodies.clear()
+        # The entry holds the evidence, so its id is not reused while the entry lives.
+        self.bodies[id(evidence)] = (evidence, title, verdict, text)
         return text
 
     def resource_of(self, finding: Finding) -> str:
@@ -102,10 +125,7 @@ def finding_json(finding: Finding, fragments: _Fragments) -> str:
         if fix:
             document["fix"] = fix
         return _dumps(document)
-    try:
-        evidence, message = _body_cached(finding.rule.metadata.title, finding.verdict, finding.evidence)
-    except TypeError:  # evidence holding an array is not hashable
-        evidence, message = _body(finding.rule.metadata.title, finding.verdict, finding.evidence)
+    evidence, message = fragments.body(finding)
     fixed = f'"fix": {_dumps(fix)}, ' if fix else ""
     return (f'{{"evidence": {evidence}, "fingerprint": "{finding.fingerprint}", {fixed}'
             f'"message": {message}, "resource": {fragments.resource_of(finding)}, '
@@ -132,11 +152,16 @@ class JsonReporter:
         self.rules = rules
         self.separator = "\n"
         self.fragments = _Fragments()
-        out.write('{"findings": [')
+        self.pending: list[str] = ['{"findings": [']
 
     def add(self, finding: Finding) -> None:
-        self.out.write(self.separator + finding_json(finding, self.fragments))
+        pending = self.pending
+        pending.append(self.separator)
+        pending.append(finding_json(finding, self.fragments))
         self.separator = ",\n"
+        if len(pending) >= BATCH:
+            self.out.write("".join(pending))
+            pending.clear()
 
     def finish(self, summary: Summary, context: ReportContext) -> None:
         stats = context.stats
@@ -174,4 +199,6 @@ class JsonReporter:
             "tool": {"name": "policyengine", "version": __version__},
         }
         tail = _dumps(rest)
+        self.out.write("".join(self.pending))
+        self.pending.clear()
         self.out.write(("" if self.separator == "\n" else "\n") + "], " + tail[1:] + "\n")
