@@ -14,7 +14,14 @@ Measured, best wall time of ``--repeat`` runs (peak RSS: the highest of the runs
 * scan: ``python -m policyengine scan FILE --format json`` with the report going to
   /dev/null as standard output (before 182d73d, ``--output /dev/null`` wrote
   ``/dev/null.partial`` and renamed it over the device);
-* buffered scan: the same scan of the shuffled file.
+* buffered scan: the same scan of the shuffled file;
+* plain scan: the same scan of the parent-first file without its snapshot header (what
+  ``az graph query`` or any other tool writes: ``estate-N-seedS-plain.ndjson``, made here from
+  the parent-first file).
+
+Each figure is printed next to its goal (docs/architecture.md, "Bars"): a scan at most
+:data:`SCAN_GOAL` times the bare parse, and the peak RSS at the largest N at most
+:data:`MEMORY_GOAL` times that at 10^4, for every input order.
 
 Nothing is subtracted; the start-up of ``python -c pass`` and ``python -m policyengine
 --version`` is reported on its own line. After timing, each scan runs once more writing its
@@ -44,6 +51,13 @@ PARSE = ("import json, sys\n"
          "    for line in f:\n"
          "        json.loads(line)\n")
 DEFAULT_SIZES = (1000, 10000, 100000)
+#: Goals: the whole scan, report included, at most this many times the bare parse ...
+SCAN_GOAL = 2.0
+#: ... and the peak RSS at the largest N at most this many times the peak at MEMORY_BASE.
+MEMORY_GOAL = 1.5
+MEMORY_BASE = 10000
+#: The inputs of one N: the result key of each and how the goals name it.
+ORDERS = (("scan", "with header"), ("plain", "plain parent-first"), ("buffered", "shuffled"))
 
 
 class BenchError(Exception):
@@ -122,6 +136,23 @@ def estate(n: int, seed: int, out_dir: Path, *, shuffled: bool) -> tuple[Path, d
     return path, json.loads(manifest_file.read_text(encoding="utf-8"))
 
 
+def plain(ordered: Path, manifest: dict[str, Any]) -> Path:
+    """The parent-first file without its snapshot header line (written once, next to it)."""
+    path = ordered.with_name(ordered.name.replace(".ndjson", "-plain.ndjson"))
+    size = manifest["bytes"]
+    if path.exists() and path.stat().st_mtime >= ordered.stat().st_mtime and path.stat().st_size < size:
+        return path
+    print(f"writing {path} ...", file=sys.stderr, flush=True)
+    with open(ordered, "rb") as source, open(path.with_suffix(".tmp"), "wb") as out:
+        first = source.readline()
+        if b'"$policyengine"' not in first:
+            out.write(first)
+        while chunk := source.read(1 << 20):
+            out.write(chunk)
+    path.with_suffix(".tmp").replace(path)
+    return path
+
+
 def generator_version() -> str:
     """As gen_estate.generator_version (not imported: bench/ is not a package)."""
     return hashlib.sha256((BENCH / "gen_estate.py").read_bytes()).hexdigest()[:16]
@@ -140,13 +171,16 @@ def measure_size(n: int, args: argparse.Namespace, rule_args: list[str]) -> dict
     ordered, manifest = estate(n, args.seed, out_dir, shuffled=False)
     buffered = n <= args.buffered_max
     shuffled = estate(n, args.seed, out_dir, shuffled=True)[0] if buffered else None
-    parse, scan, bscan = Best(), Best(), Best()
+    headless = plain(ordered, manifest) if not args.no_plain else None
+    parse, scan, bscan, pscan = Best(), Best(), Best(), Best()
     for i in range(args.repeat):
         print(f"N={n}: run {i + 1}/{args.repeat}", file=sys.stderr, flush=True)
         parse.add(spawn([PYTHON, "-c", PARSE, str(ordered)]))
         scan.add(spawn(scan_argv(ordered, rule_args), ok_codes=SCAN_CODES))
         if shuffled is not None:
             bscan.add(spawn(scan_argv(shuffled, rule_args), ok_codes=SCAN_CODES))
+        if headless is not None:
+            pscan.add(spawn(scan_argv(headless, rule_args), ok_codes=SCAN_CODES))
     result: dict[str, Any] = {
         "n": n,
         "file": str(ordered),
@@ -155,14 +189,15 @@ def measure_size(n: int, args: argparse.Namespace, rule_args: list[str]) -> dict
         "parse": asdict(parse),
         "scan": asdict(scan),
         "buffered": asdict(bscan) if shuffled is not None else None,
+        "plain": asdict(pscan) if headless is not None else None,
     }
     if not args.no_verify:
-        result["check"] = verify(ordered, shuffled, rule_args, args.rules_dirs)
+        result["check"] = verify(ordered, shuffled, rule_args, args.rules_dirs, headless)
     return result
 
 
 def verify(ordered: Path, shuffled: Path | None, rule_args: list[str],
-           rule_dirs: list[Path]) -> dict[str, Any]:
+           rule_dirs: list[Path], headless: Path | None = None) -> dict[str, Any]:
     """Scan once more into report files and check them in a child process (so this process
     stays small and its children's peak RSS clean)."""
     with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmp:
@@ -182,6 +217,15 @@ def verify(ordered: Path, shuffled: Path | None, rule_args: list[str],
             buffered = run_check(argv, Path(tmp) / "check.json")
             result["problems"] += [f"buffered: {p}" for p in buffered["problems"]]
             result["ok"] = result["ok"] and buffered["ok"]
+        if headless is not None:
+            # The plain file's report: valid, complete, and the streamed report's verdicts.
+            other = Path(tmp) / "plain.json"
+            spawn(scan_argv(headless, rule_args, other), ok_codes=SCAN_CODES)
+            argv[2] = str(other)
+            argv = [a for a in argv if not a.startswith("--compare=")] + [f"--compare={report}"]
+            checked = run_check(argv, Path(tmp) / "check.json")
+            result["problems"] += [f"plain: {p}" for p in checked["problems"]]
+            result["ok"] = result["ok"] and checked["ok"]
         return result
 
 
@@ -205,20 +249,50 @@ def startup(repeat: int) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     head = ("N", "file MB", "rows", "parse s", "scan s", "scan/parse", "scan RSS MB",
-            "parse RSS MB", "buffered s", "buffered RSS MB")
+            "parse RSS MB", "buffered s", "buffered/parse", "buffered RSS MB", "plain s",
+            "plain/parse", "plain RSS MB")
     lines = []
     for r in results:
-        b = r["buffered"]
-        lines.append((
-            f"{r['n']}", f"{r['mb']:.1f}", f"{r['rows']}", f"{r['parse']['seconds']:.2f}",
-            f"{r['scan']['seconds']:.2f}", f"{r['scan']['seconds'] / r['parse']['seconds']:.2f}",
-            f"{r['scan']['rss_mb']:.1f}", f"{r['parse']['rss_mb']:.1f}",
-            f"{b['seconds']:.2f}" if b else "-", f"{b['rss_mb']:.1f}" if b else "-",
-        ))
+        parse = r["parse"]["seconds"]
+        row = [f"{r['n']}", f"{r['mb']:.1f}", f"{r['rows']}", f"{parse:.2f}"]
+        for key in ("scan", "buffered", "plain"):
+            got = r.get(key)
+            if key != "scan":
+                row += [f"{got['seconds']:.2f}", f"{got['seconds'] / parse:.2f}", f"{got['rss_mb']:.1f}"] \
+                    if got else ["-", "-", "-"]
+            else:
+                row += [f"{got['seconds']:.2f}", f"{got['seconds'] / parse:.2f}", f"{got['rss_mb']:.1f}",
+                        f"{r['parse']['rss_mb']:.1f}"]
+        lines.append(tuple(row))
     widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
     fmt = " | ".join(f"{{:>{w}}}" for w in widths)
     rule = "-+-".join("-" * w for w in widths)
     return "\n".join([fmt.format(*head), rule, *(fmt.format(*row) for row in lines)])
+
+
+def goals(results: list[dict[str, Any]]) -> list[str]:
+    """Each figure next to its goal: scan/parse at every N, and the peak RSS at the largest
+    N against that at MEMORY_BASE, for each input order measured."""
+    lines = []
+    for r in results:
+        parse = r["parse"]["seconds"]
+        for key, label in ORDERS:
+            got = r.get(key)
+            if got:
+                ratio = got["seconds"] / parse
+                lines.append(f"goal N={r['n']} {label}: scan {ratio:.2f}x the bare parse "
+                             f"(goal <= {SCAN_GOAL:g}x): {'met' if ratio <= SCAN_GOAL else 'NOT met'}")
+    base = next((r for r in results if r["n"] == MEMORY_BASE), None)
+    top = max(results, key=lambda r: r["n"])
+    if base is not None and top is not base:
+        for key, label in ORDERS:
+            low, high = base.get(key), top.get(key)
+            if low and high:
+                ratio = high["rss_mb"] / low["rss_mb"]
+                lines.append(f"goal memory {label}: peak {high['rss_mb']:.1f} MB at N={top['n']} is "
+                             f"{ratio:.2f}x {low['rss_mb']:.1f} MB at N={MEMORY_BASE} (goal <= "
+                             f"{MEMORY_GOAL:g}x): {'met' if ratio <= MEMORY_GOAL else 'NOT met'}")
+    return lines
 
 
 def revision() -> str:
@@ -256,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", dest="rules_dirs", type=Path, action="append", default=[],
                         metavar="DIR", help="extra rules for the scan (policyengine --rules)")
     parser.add_argument("--no-verify", action="store_true", help="skip the report checks")
+    parser.add_argument("--no-plain", action="store_true",
+                        help="skip the parent-first file without its header")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the results here (default OUT_DIR/results.json)")
     args = parser.parse_args(argv)
@@ -268,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scan_bench: {exc}", file=sys.stderr)
         return 2
     print(table(results))
+    print("\n".join(goals(results)))
     print(f"start-up (best of {args.repeat}, included above): "
           f"python -c pass {start['python']['seconds']:.3f} s / "
           f"{start['python']['rss_mb']:.1f} MB; "
