@@ -257,12 +257,10 @@ def table(results: list[dict[str, Any]]) -> str:
         row = [f"{r['n']}", f"{r['mb']:.1f}", f"{r['rows']}", f"{parse:.2f}"]
         for key in ("scan", "buffered", "plain"):
             got = r.get(key)
-            if key != "scan":
-                row += [f"{got['seconds']:.2f}", f"{got['seconds'] / parse:.2f}", f"{got['rss_mb']:.1f}"] \
-                    if got else ["-", "-", "-"]
-            else:
-                row += [f"{got['seconds']:.2f}", f"{got['seconds'] / parse:.2f}", f"{got['rss_mb']:.1f}",
-                        f"{r['parse']['rss_mb']:.1f}"]
+            row += ([f"{got['seconds']:.2f}", f"{got['seconds'] / parse:.2f}", f"{got['rss_mb']:.1f}"]
+                    if got else ["-", "-", "-"])
+            if key == "scan":
+                row.append(f"{r['parse']['rss_mb']:.1f}")
         lines.append(tuple(row))
     widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
     fmt = " | ".join(f"{{:>{w}}}" for w in widths)
