@@ -35,6 +35,7 @@ repeats is read buffered once its header line is removed.
 
 from __future__ import annotations
 
+import array
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,47 @@ class Order(enum.Enum):
     BUFFERED = "buffered"
     OPTIMISTIC = "optimistic"
     SORTED = "sorted"
+
+
+class SeenIds:
+    """Which resource ids (lower-case) an optimistic read has met: 64-bit hashes in an
+    open-addressed table of machine words, 16 bytes an id at most (a Python set of them costs
+    about 70), so memory grows little with the estate. Two ids of one hash (about 1 in 10^19
+    for a pair) only cost a sorted read."""
+
+    __slots__ = ("count", "mask", "slots")
+
+    def __init__(self, size: int = 1 << 12) -> None:
+        self.slots = array.array("Q", bytes(8 * size))
+        self.mask = size - 1
+        self.count = 0
+
+    def add(self, text: str) -> bool:
+        """Note ``text``; False if it was noted before."""
+        mark = (hash(text) & 0xFFFF_FFFF_FFFF_FFFF) or 1  # 0 marks an empty slot
+        slots, mask = self.slots, self.mask
+        at = mark & mask
+        while slots[at]:
+            if slots[at] == mark:
+                return False
+            at = (at + 1) & mask
+        slots[at] = mark
+        self.count += 1
+        if 2 * self.count > mask:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self.slots
+        self.slots = array.array("Q", bytes(16 * len(old)))
+        self.mask = 2 * len(old) - 1
+        slots, mask = self.slots, self.mask
+        for mark in old:
+            if mark:
+                at = mark & mask
+                while slots[at]:
+                    at = (at + 1) & mask
+                slots[at] = mark
 
 
 class OutOfOrder(Exception):
@@ -146,9 +188,8 @@ class Assembler:
         self.optimistic = optimistic
         #: Streaming rows sorted on disk: a child away from its parent has no parent at all.
         self.presorted = presorted
-        #: Optimistic: a hash of each resource's lower-case id, to see one given again further
-        #: on (a collision only costs a sorted read).
-        self.seen: set[int] = set()
+        #: Optimistic: each resource's lower-case id, to see one given again further on.
+        self.seen = SeenIds()
         self.stats = Stats()
         self.graph: Graph[Where] = Graph(_inferred_subscription)
         #: By lower-case subscription id: where its own row is, and (two of its rows disagreed)
@@ -374,11 +415,8 @@ class Assembler:
                 if self.current == lid:
                     self.current = None
             return None
-        if self.optimistic:
-            mark = hash(lid)
-            if mark in self.seen:
-                raise OutOfOrder(where, "a resource given again further on")
-            self.seen.add(mark)
+        if self.optimistic and not self.seen.add(lid):
+            raise OutOfOrder(where, "a resource given again further on")
         self.stats.resources[ltype] += 1
         done = None
         if self.streaming:

@@ -125,3 +125,13 @@ def test_the_sort_key_keeps_children_next_to_their_parent() -> None:
            "/subscriptions/s/providers/Microsoft.Security/pricings/P"]
     assert sorted(ids, key=sort_key) == ["/subscriptions/s", "/subscriptions/s/providers/Microsoft.Security/pricings/P",
                                          server, f"{server}/configurations/x", f"{server}-replica"]
+
+
+def test_seen_ids_grow_and_remember_every_id() -> None:
+    from policyengine.records.assemble import SeenIds
+
+    seen = SeenIds(size=4)
+    ids = [f"/subscriptions/s/resourcegroups/g/providers/x/y/{i}" for i in range(5000)]
+    assert all(seen.add(i) for i in ids)
+    assert not any(seen.add(i) for i in ids)
+    assert seen.count == 5000 and len(seen.slots) >= 10000
