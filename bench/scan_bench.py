@@ -44,6 +44,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.compiled import compile_package
+
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 PARSE = ("import json, sys\n"
@@ -333,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the results here (default OUT_DIR/results.json)")
     args = parser.parse_args(argv)
+    compile_package()  # as an installed package is: see bench/compiled.py
     rule_args = [f"--rules={d}" for d in args.rules_dirs]
     sizes = parse_sizes(args.sizes)
     try:
