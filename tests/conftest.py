@@ -55,3 +55,13 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return put
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _rule_cache_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The compiled-rules cache (loading/cache.py) in a folder of this test run, for the
+    in-process CLI and every subprocess the tests start: the suite exercises the cache
+    without writing to the user's own ~/.cache."""
+    import os
+
+    os.environ["POLICYENGINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("rule-cache"))
