@@ -28,7 +28,7 @@ from policyengine.baseline import load_baseline, mark
 from policyengine.config import Config, Output, find_config, load_config
 from policyengine.errors import InputError, UsageError
 from policyengine.evaluator import RuleIndex, evaluate_records
-from policyengine.findings import Waiver
+from policyengine.findings import Finding, Waiver
 from policyengine.loading.rules import load_rules
 from policyengine.missing import MissingData
 from policyengine.records.assemble import OutOfOrder
@@ -242,6 +242,18 @@ def export_order(exports: Sequence[Target], options: ScanOptions) -> str:
     return "sorted" if options.sort_exports or len(exports) > 1 else "optimistic"
 
 
+def judged(sources: Sequence[Source], index: RuleIndex, log: Stats) -> Iterator[Finding]:
+    """Every (rule, record) verdict of every source, in order; the files of a pre-deployment
+    scan on every core when there are many (policyengine/parallel.py)."""
+    for source in sources:
+        if isinstance(source, DeclaredSource):
+            from policyengine import parallel
+
+            yield from parallel.judged(source, index, log)
+        else:
+            yield from evaluate_records(index, source.records(index.wanted(), log))
+
+
 def read_records(sources: Sequence[Source], index: RuleIndex, log: Stats) -> Iterator[Record]:
     """Every record of every source, in order."""
     wanted = index.wanted()
@@ -307,7 +319,7 @@ def _scan(options: ScanOptions, rules: tuple[ir.Rule, ...], sources: list[Source
     try:
         reporters = [reporter_factory(o.format)(o.handle, rules) for o in outputs.open]
         with _settled_heap():
-            for raw in evaluate_records(index, read_records(sources, index, log)):
+            for raw in judged(sources, index, log):
                 finding = waivers.apply(mark(raw, baseline))
                 summary.add(finding)
                 missing.add(finding)
