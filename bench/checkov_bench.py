@@ -132,6 +132,8 @@ def main() -> None:
         verdict = "met" if ratio <= GOAL else "NOT met"
         print(f"{n:>9} {files:>6} {floor:>8.3f} {scan:>8.3f} {theirs:>9.2f} {ratio:>7.3f} {GOAL:>6} "
               f"{LONG_TERM:>6} {floor / theirs:>11.4f}  goal {verdict}")
+        if ratio > GOAL:
+            print(f"{'':>9} a goal not met: what was tried and the next step are in docs/performance.md")
 
 
 if __name__ == "__main__":
