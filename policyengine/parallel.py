@@ -3,16 +3,16 @@
 Each file of a pre-deployment scan is expanded on its own (``DeclaredSource``), so a folder of
 many files splits without any merging of resources: worker processes expand and evaluate runs
 of consecutive files, and the scan takes their findings in file order, as one process would
-give them, while it writes the reports (docs/architecture.md, "Pipeline").
+give them, while it writes the reports (docs/architecture.md, "Sources").
 
-Workers are forked (they inherit the loaded rules and nothing is re-imported), each with its own
-share of the files and its own pipe back; a finding comes back pickled and gets the scan's own
-rule object again. What each worker noted about its files
-(counts, notes, input errors) is added to the scan's log in the same order. Below
-:data:`MIN_FILES` files, with one core, where ``fork`` does not exist, or with
-``POLICYENGINE_JOBS=1``, the scan stays in one process.
+Workers are forked (they inherit the loaded rules and nothing is re-imported), each with its
+own share of the files and its own pipe back; a finding comes back pickled and gets the scan's
+own rule object again. What each worker noted about its files (counts, notes, input errors) is
+added to the scan's log in the same order. Below :data:`MIN_FILES` files, with one core, or
+with ``POLICYENGINE_JOBS=1``, the scan stays in one process; likewise off Linux, where ``fork``
+is either absent (Windows) or not safe with every system library (macOS, whose default is
+``spawn``: https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods).
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +56,7 @@ def jobs() -> int:
 def judged(source: DeclaredSource, index: RuleIndex, log: Stats) -> Iterator[Finding]:
     """Every finding of ``source``'s files, in file order; on several cores when it pays."""
     workers = min(jobs(), len(source.targets) // CHUNK + 1)
-    if (workers < 2 or len(source.targets) < MIN_FILES
-            or "fork" not in multiprocessing.get_all_start_methods()):
+    if workers < 2 or len(source.targets) < MIN_FILES or not sys.platform.startswith("linux"):
         yield from evaluate_records(index, source.records(index.wanted(), log))
         return
     from policyengine.sources.declared import check_options
