@@ -135,3 +135,17 @@ def test_seen_ids_grow_and_remember_every_id() -> None:
     assert all(seen.add(i) for i in ids)
     assert not any(seen.add(i) for i in ids)
     assert seen.count == 5000 and len(seen.slots) >= 10000
+
+
+def test_bad_rows_are_said_once_when_the_input_is_read_again(cli: Cli, tmp_path: Path) -> None:
+    lines = [json.dumps(r) for r in rows()]
+    lines.insert(3, '{"id": "/subscriptions/x", "type": ')  # a row cut short: an input error of its own
+    lines.append(lines.pop(1))  # the first server's row last: out of order
+    path = tmp_path / "bad.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result, report = scan(cli, path, large=True)
+    _, buffered = scan(cli, path, large=False)
+    assert "reading it again" in result.err
+    assert report["scan"]["inputErrors"] == buffered["scan"]["inputErrors"]
+    assert len(report["scan"]["inputErrors"]) == 1 and report["scan"]["inputErrors"][0]["line"] == 3
+    assert judged(report) == judged(buffered) and result.code == 2
