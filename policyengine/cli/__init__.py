@@ -28,7 +28,7 @@ from policyengine.errors import PolicyEngineError, RuleLoadErrors
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 # The same names as policyengine.reports.FORMAT_NAMES (a test holds them equal); spelled out
 # here so that --help imports no report module.
-FORMATS = ("table", "json", "sarif", "junit", "csv", "markdown", "html")
+FORMATS = ("table", "json", "sarif", "junit", "csv", "markdown", "html", "script")
 CONFIG_NAME = "policyengine.yaml"
 
 
@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "--output file's extension, else table); repeatable, each with its own --output")
     reports.add_argument("--output", "-o", metavar="FILE", action="append", default=[],
                          help="write the report of the matching --format here (default stdout); "
-                         ".json .sarif .xml .csv .md .html .txt choose the format when --format is not given")
+                         ".json .sarif .xml .csv .md .html .sh .txt choose the format when --format "
+                         "is not given")
     reports.add_argument("--fail-on", type=str.lower, choices=SEVERITIES, default=None, metavar="SEVERITY",
                          help="exit 1 if a failure at or above this severity is found "
                          "(critical, high, medium, low, info; default info: any failure)")

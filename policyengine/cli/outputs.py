@@ -253,7 +253,7 @@ def _discards(stream: IO[str]) -> bool:
 #: The format a report file's extension names (as Checkov, Trivy and PSRule users expect:
 #: ``-o results.sarif`` writes SARIF). ``.sarif.json`` is SARIF too.
 EXTENSIONS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".csv": "csv", ".md": "markdown",
-              ".markdown": "markdown", ".html": "html", ".htm": "html", ".txt": "table"}
+              ".markdown": "markdown", ".html": "html", ".htm": "html", ".txt": "table", ".sh": "script"}
 #: Extensions that say nothing about the content: any format may be written to them.
 _ANY = frozenset({".txt", ".log", ".out"})
 

@@ -107,6 +107,7 @@ _FORMATS = {
     "csv": ("csv_report", "CsvReporter"),
     "markdown": ("markdown", "MarkdownReporter"),
     "html": ("html_report", "HtmlReporter"),
+    "script": ("script", "ScriptReporter"),
 }
 
 

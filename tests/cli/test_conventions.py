@@ -23,7 +23,7 @@ Cli = Callable[..., Result]
 
 
 def test_the_format_follows_the_output_extension(cli: Cli, tmp_path: Path) -> None:
-    names = ["r.json", "r.sarif", "r.sarif.json", "r.xml", "r.csv", "r.md", "r.html", "r.txt", "r.out"]
+    names = ["r.json", "r.sarif", "r.sarif.json", "r.xml", "r.csv", "r.md", "r.html", "r.sh", "r.txt", "r.out"]
     argv = [arg for name in names for arg in ("-o", str(tmp_path / name))]
     assert cli("scan", *argv).code == 1
     read = {name: (tmp_path / name).read_text("utf-8") for name in names}
@@ -33,6 +33,7 @@ def test_the_format_follows_the_output_extension(cli: Cli, tmp_path: Path) -> No
     assert read["r.csv"].startswith("rule_id,severity,title,verdict,")
     assert read["r.md"].startswith("#")
     assert read["r.html"].startswith("<!DOCTYPE html>")
+    assert read["r.sh"].startswith("#!/bin/sh\n")
     assert read["r.txt"].startswith("severity ") and read["r.out"].startswith("severity ")
 
 

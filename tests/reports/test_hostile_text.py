@@ -31,6 +31,7 @@ from tests.reports.test_html import island, parse
 from tests.reports.test_junit import conforms
 from tests.reports.test_markdown import table_shapes
 from tests.reports.test_sarif import validator
+from tests.reports.test_script import run_script
 
 OSC_LINK = "\x1b]8;;http://x\x07link\x1b]8;;\x07"  # a terminal hyperlink
 CLEAR = "\x1b[2J"  # clears the screen
@@ -146,9 +147,17 @@ def check_table(text: str) -> None:
     assert "INPUT ERRORS (2)" in text and "MISSING DATA (1)" in text
 
 
+def check_script(text: str) -> None:
+    ran = run_script(text)
+    assert ran.returncode == 0, ran.stderr
+    calls = ran.calls
+    assert calls and all(call[0] in ("account", "postgres", "security", "resource") for call in calls)
+    assert any(terminal(TEXT, one_line=True) in arg for call in calls for arg in call)  # quoted, whole
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "table": check_table, "json": check_json, "sarif": check_sarif, "junit": check_junit,
-    "csv": check_csv, "markdown": check_markdown, "html": check_html,
+    "csv": check_csv, "markdown": check_markdown, "html": check_html, "script": check_script,
 }
 
 
