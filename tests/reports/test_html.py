@@ -536,7 +536,8 @@ def test_the_findings_table_and_its_filters(example: Rendered, show: Callable[[P
     assert shown.rows() == 1
     [finding] = [f for f in example.doc["findings"] if f["rule"]["id"] == "PG-SINGLE-002"
                  and "pgsql-legacy-hr" in f["resource"]["id"]]
-    fix = "az postgres server update --resource-group rg-hr-legacy --name pgsql-legacy-hr"
+    fix = ("az resource update --resource-group rg-hr-legacy --namespace Microsoft.DBforPostgreSQL "
+           "--resource-type servers --name pgsql-legacy-hr")
     assert page.inner_text("#findings-body .fix code").startswith(fix)  # shown for a failure
     page.click("#findings-body details summary")
     detail = page.inner_text("#findings-body details")
