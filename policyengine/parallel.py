@@ -11,7 +11,9 @@ own rule object again. What each worker noted about its files (counts, notes, in
 added to the scan's log in the same order. Below :data:`MIN_FILES` files, with one core, or
 with ``POLICYENGINE_JOBS=1``, the scan stays in one process; likewise off Linux, where ``fork``
 is either absent (Windows) or not safe with every system library (macOS, whose default is
-``spawn``: https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods).
+``spawn``: https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods),
+and in a process that runs other threads (only the forking thread lives on in the child, and
+a lock one of the others held stays locked there; the command line runs none for templates).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -56,7 +59,8 @@ def jobs() -> int:
 def judged(source: DeclaredSource, index: RuleIndex, log: Stats) -> Iterator[Finding]:
     """Every finding of ``source``'s files, in file order; on several cores when it pays."""
     workers = min(jobs(), len(source.targets) // CHUNK + 1)
-    if workers < 2 or len(source.targets) < MIN_FILES or not sys.platform.startswith("linux"):
+    if (workers < 2 or len(source.targets) < MIN_FILES or not sys.platform.startswith("linux")
+            or threading.active_count() > 1):  # a forked child of a threaded process may deadlock
         yield from evaluate_records(index, source.records(index.wanted(), log))
         return
     from policyengine.sources.declared import check_options
