@@ -21,7 +21,6 @@ Each figure is printed next to its goal: policyengine's time at most 0.05 of Che
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -32,13 +31,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.compiled import compile_package
+from bench.compiled import bench_arguments
 from bench.scan_bench import spawn
+from bench.template_bench import FLEX, OUT, SCHEMA
 
-BENCH = Path(__file__).resolve().parent
-OUT = BENCH / "out"
-SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
-FLEX = "Microsoft.DBforPostgreSQL/flexibleServers"
 SINGLE = "Microsoft.DBforPostgreSQL/servers"
 GOAL, LONG_TERM = 0.05, 0.02
 FLOOR = ("import json, pathlib, sys\n"
@@ -103,13 +99,7 @@ def median(argv: list[str], repeat: int, ok: tuple[int, ...]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resources", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    compile_package()  # as an installed package is: see bench/compiled.py
-    OUT.mkdir(exist_ok=True)
+    args = bench_arguments(__doc__, "resources", [1000, 10000])
     tool = checkov()
     if tool is None:
         print("Checkov not installed (set CHECKOV=/path/to/checkov or put it on PATH): "

@@ -19,7 +19,6 @@ is printed with the number of findings, which must be four per server.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.compiled import compile_package
+from bench.compiled import bench_arguments
 from bench.scan_bench import spawn
 
 BENCH = Path(__file__).resolve().parent
@@ -121,13 +120,7 @@ def run(path: Path) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--servers", type=int, nargs="+", default=[800, 4000])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    compile_package()  # as an installed package is: see bench/compiled.py
-    OUT.mkdir(exist_ok=True)
+    args = bench_arguments(__doc__, "servers", [800, 4000])
     print(f"{'input':<28} {'servers':>8} {'size MB':>8} {'best s':>8} {'peak MB':>8} {'findings':>9}")
     for n in args.servers:
         for kind, build in (("ARM template", arm_template), ("Terraform plan", terraform_plan)):
