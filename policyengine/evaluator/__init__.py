@@ -20,12 +20,19 @@ class RuleIndex:
 
     def __init__(self, rules: Sequence[ir.Rule]) -> None:
         self.rules = tuple(rules)
+        self._wanted: Wanted | None = None
         self.by_type: dict[str, list[CompiledRule]] = {}
         for rule in self.rules:
             self.by_type.setdefault(rule.resource_type.lower(), []).append(CompiledRule(rule))
 
     def wanted(self) -> Wanted:
-        """What records must carry for these rules (see :class:`Wanted`)."""
+        """What records must carry for these rules (see :class:`Wanted`); worked out once, as
+        the rules never change (each source and each worker's run of templates asks)."""
+        if self._wanted is None:
+            self._wanted = self._work_out_wanted()
+        return self._wanted
+
+    def _work_out_wanted(self) -> Wanted:
         children = {r.key for rule in self.rules for r in rule.related if r.scope is ir.Scope.CHILD}
         by_type: dict[str, set[tuple[str, str]]] = {t: set() for t in self.by_type}
         for rule in self.rules:

@@ -14,12 +14,15 @@ comes from the input and must not become a second command when the line is paste
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 from collections.abc import Mapping
 
 from policyengine.findings import Finding
 
-PLACEHOLDERS = ("<subscription-id>", "<resource-group>", "<server>")
+#: A value a command still needs: a placeholder of the rule's (``<server>``,
+#: ``<security-team@example.com>``) that the resource id did not fill.
+_UNFILLED = re.compile(r"<[^<>\s'\"]+>")
 
 
 def id_values(resource_id: str) -> dict[str, str]:
@@ -95,6 +98,11 @@ def _parts(command: str, placeholders: tuple[str, ...]) -> tuple[str | tuple[str
         at += 1
     parts.append("".join(literal))
     return tuple(parts)
+
+
+def unfilled(command: str) -> bool:
+    """Whether ``command`` still holds a placeholder: it cannot be run as it is."""
+    return _UNFILLED.search(command) is not None
 
 
 def fix_command(finding: Finding) -> str | None:

@@ -99,13 +99,18 @@ def _groups(words: list[str]) -> list[str]:
     return groups
 
 
+def natural_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column's width with nothing wrapped: its widest cell, header included."""
+    return [max([len(h)] + [len(r[c]) for r in rows]) for c, h in enumerate(headers)]
+
+
 def columns(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, flex: int,
             right: Sequence[int] = (), paint: Callable[[int, int, str], str] | None = None) -> list[str]:
     """``rows`` under ``headers``, two spaces between columns, fitted to ``width`` by wrapping
     column ``flex`` (the others keep their natural width); ``right`` are right-aligned.
     ``paint(row, column, padded)`` colours a cell after it is padded (row -1: the headers)."""
     count = len(headers)
-    natural = [max([len(h)] + [len(r[c]) for r in rows]) for c, h in enumerate(headers)]
+    natural = natural_widths(headers, rows)
     fixed = sum(w for c, w in enumerate(natural) if c != flex) + 2 * (count - 1)
     natural[flex] = max(len(headers[flex]), min(natural[flex], max(width - fixed, 12)))
 

@@ -17,7 +17,6 @@ shell-quoted, so no resource name can run anything.
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import IO
 
@@ -25,16 +24,13 @@ from policyengine import __version__, ir
 from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import declared_at, terminal
-from policyengine.reports.fixes import fix_command
+from policyengine.reports.fixes import fix_command, unfilled
 from policyengine.reports.layout import wrap_command
 from policyengine.status import sorted_problems
 
 #: The width commands are wrapped at (with `` \\`` continuations): a reviewer reads them.
 WIDTH = 100
 _NO_SUBSCRIPTION = ""
-#: A value the command still needs: a placeholder of the rule's (``<server>``,
-#: ``<security-team@example.com>``) that the input did not fill.
-_PLACEHOLDER = re.compile(r"<[^<>\s'\"]+>")
 
 
 def _comment(text: str) -> str:
@@ -107,7 +103,7 @@ class ScriptReporter:
                                f"{finding.resource_id}: {finding.rule.metadata.title}"))
                 write(_comment(f"seen: {'; '.join(e.sentence() for e in finding.evidence)}"))
             lines = wrap_command(terminal(command, one_line=True), WIDTH, "", "    ")
-            if _PLACEHOLDER.search(command):
+            if unfilled(command):
                 write("# Not run: the input does not hold every value this command needs; fill them in.\n")
                 lines = [f"# {line}" for line in lines]
             write("\n".join(lines) + "\n")

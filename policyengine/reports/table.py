@@ -23,7 +23,7 @@ from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import SHOWN_PROBLEMS, control_status, terminal
 from policyengine.reports.fixes import fix_command
-from policyengine.reports.layout import columns, wrap, wrap_command
+from policyengine.reports.layout import columns, natural_widths, wrap, wrap_command
 from policyengine.status import ScanStatus, sorted_problems
 
 _SECTIONS = ((Verdict.FAIL, "Failing"), (Verdict.ERROR, "Could not evaluate"), (Verdict.UNKNOWN, "Unknown"),
@@ -153,6 +153,7 @@ class TableReporter:
         if not rows:
             return ["No rule judged any resource."]
         headers = ["severity", *(_HEADERS[v] for v in counted)]
+
         def paint(row: int, col: int, text: str) -> str:
             return self.paint(counted[col - 1], text) if row >= 0 and col else text
 
@@ -172,7 +173,7 @@ class TableReporter:
             return self.paint(shown[col - 2], text) if row >= 0 and 2 <= col < 2 + len(shown) else text
 
         if rows:
-            natural = sum(max(len(h), *(len(r[c]) for r in rows)) + 2 for c, h in enumerate(headers))
+            natural = sum(w + 2 for w in natural_widths(headers, rows))
             if width - natural >= _TITLE_COLUMN:
                 return columns([*headers, "title"], [[*r, t] for r, t in zip(rows, titles, strict=True)],
                                width, flex=len(headers), right=right, paint=paint)
