@@ -120,7 +120,7 @@ def _session(sid: int) -> list[str]:
     return found
 
 
-def test_few_files_stay_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_number_of_workers_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(parallel.JOBS_ENV, "4")
     assert parallel.jobs() == 4
     monkeypatch.setenv(parallel.JOBS_ENV, "x")
