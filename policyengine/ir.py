@@ -116,7 +116,8 @@ Condition = Compare | Count | AllOf | AnyOf | Not
 @dataclass(frozen=True)
 class Related:
     """Data a rule needs beyond the resource itself: a child resource (a server parameter,
-    the ATP setting) or a subscription-scope resource (the Defender pricing)."""
+    the ATP setting) or a subscription-scope resource (the Defender pricing); with the name
+    :data:`EVERY`, every resource of the type, as an array (a server's firewall rules)."""
 
     name: str
     type: str
@@ -129,6 +130,21 @@ class Related:
     def key(self) -> tuple[str, str]:
         """How children are indexed on a record: lower-case type and name."""
         return (self.type.lower(), self.resource_name.lower())
+
+    @property
+    def is_list(self) -> bool:
+        return self.resource_name == EVERY
+
+    @property
+    def shown(self) -> str:
+        """``configurations 'require_secure_transport'``, ``every firewallRules``."""
+        kind = self.type.split("/", 1)[1]
+        return f"every {kind.rsplit('/', 1)[-1]}" if self.is_list else f"{kind} '{self.resource_name}'"
+
+
+#: The name of a related entry that stands for every resource of its type (no ARM name has a
+#: ``*``): rules read them as an array, with ``count``.
+EVERY = "*"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from policyengine.evaluator.evaluate import CompiledRule, evaluate
 from policyengine.findings import Finding
 from policyengine.paths import Projection, add_to_projection
 from policyengine.records.model import Record
-from policyengine.records.wanted import Wanted
+from policyengine.records.wanted import Keys, Wanted
 
 __all__ = ["RuleIndex", "evaluate", "evaluate_records"]
 
@@ -38,9 +38,9 @@ class RuleIndex:
         for rule in self.rules:
             by_type[rule.resource_type.lower()] |= {
                 r.key for r in rule.related if r.scope is ir.Scope.SUBSCRIPTION}
-        subs = frozenset().union(*by_type.values())
-        return Wanted(frozenset(self.by_type), frozenset(children), subs, self.projections(),
-                      {t: frozenset(keys) for t, keys in by_type.items()})
+        subs = frozenset[tuple[str, str]]().union(*by_type.values())
+        return Wanted(frozenset(self.by_type), Keys(children), Keys(subs), self.projections(),
+                      {t: Keys(keys) for t, keys in by_type.items()})
 
     def projections(self) -> dict[str, Projection]:
         """For each resource type the rules read (targets and related), the parts they read."""

@@ -60,6 +60,8 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
     holder = _holder(record, rel)
     if holder is None:
         return _Related(MISSING, False, f"not read: {record.id} has no subscription to read {rel.type} from")
+    if rel.is_list:
+        return _every(holder, rel)
     children: Mapping[Any, Any] = holder.children
     if rel.key in children:
         child = children[rel.key]
@@ -75,21 +77,50 @@ def resolve_related(record: Record, rel: ir.Related) -> _Related:
             return _Related(rel.default, True, f"{rel.type} '{rel.resource_name}' is not "
                             "declared; the platform default was assumed")
         return _Related(MISSING, True)
-    if reason is None and holder.origin.kind is ir.SourceKind.DECLARED:
-        reason = (f"not declared: the subscription's {rel.type.split('/', 1)[1]} '{rel.resource_name}' "
-                  "is set outside this template or plan, so it is known only once deployed")
-    elif reason is None:
-        owner = "the subscription's" if rel.scope is ir.Scope.SUBSCRIPTION else "the resource's"
-        reason = f"not read: {owner} {rel.type.split('/', 1)[1]} '{rel.resource_name}' {NOT_IN_INPUT}"
-    return _Related(MISSING, False, reason)
+    return _Related(MISSING, False, reason or _not_seen(holder, rel))
+
+
+def _every(holder: Record, rel: ir.Related) -> _Related:
+    """Every related resource of one type, as an array sorted by name: known when the input
+    holds one of them or says it listed them all (``(type, EVERY)``, a live scan's list read),
+    and for a template, which declares its resources' children, whatever it declares."""
+    ltype = rel.type.lower()
+    reason = holder.unread.get(ltype) or holder.unread.get("*")
+    if reason is not None:
+        return _Related(MISSING, False, reason)
+    found = sorted((name, data) for (kind, name), data in holder.children.items()
+                   if kind == ltype and data is not None and name != ir.EVERY)
+    if found or (ltype, ir.EVERY) in holder.children:
+        notes = {note for _, data in found if (note := assumed_note(data)) is not None}
+        return _Related([data for _, data in found], True, "; ".join(sorted(notes)) or None)
+    if holder.origin.kind is ir.SourceKind.DECLARED and rel.scope is ir.Scope.CHILD:
+        return _Related([], True, f"the template declares no {rel.type.rsplit('/', 1)[-1]}")
+    return _Related(MISSING, False, _not_seen(holder, rel))
+
+
+def _not_seen(holder: Record, rel: ir.Related) -> str:
+    """Why related data a source did not give is not known (see the module's docstring)."""
+    kind = rel.type.split("/", 1)[1]
+    if holder.origin.kind is ir.SourceKind.DECLARED:
+        what = f"{kind} '{rel.resource_name}'" if not rel.is_list else f"{kind} (every one)"
+        return (f"not declared: the subscription's {what} "
+                "is set outside this template or plan, so it is known only once deployed")
+    owner = "the subscription's" if rel.scope is ir.Scope.SUBSCRIPTION else "the resource's"
+    if rel.is_list:
+        return f"not read: {owner} {kind} (every one) {LIST_NOT_IN_INPUT}"
+    return f"not read: {owner} {kind} '{rel.resource_name}' {NOT_IN_INPUT}"
 
 
 #: How an unknown verdict's note ends when the input simply lacked related data that Azure
 #: always has (not a denied read, not a value known only at deployment): the scan then says
 #: what was missing and how to collect it (:func:`missing_type`).
 NOT_IN_INPUT = "is not in the input, though Azure always has one"
-_MISSING_NOTE = re.compile(r"not read: the (?:resource's|subscription's) (\S+) '[^']*' "
-                           + re.escape(NOT_IN_INPUT))
+#: The same for every resource of a type (a server's firewall rules): none is in the input, and
+#: nothing says they were listed.
+LIST_NOT_IN_INPUT = "are not in the input, and nothing says they were listed"
+_MISSING_NOTE = re.compile(r"not read: the (?:resource's|subscription's) (\S+) (?:'[^']*' "
+                           + re.escape(NOT_IN_INPUT) + r"|\(every one\) "
+                           + re.escape(LIST_NOT_IN_INPUT) + ")")
 
 
 def missing_type(note: str | None) -> str | None:

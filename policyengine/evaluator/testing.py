@@ -27,7 +27,8 @@ class TestOutcome:
 def test_record(rule: ir.Rule, test: ir.RuleTest) -> Record:
     """The record a test describes: its resource, with each ``related`` entry attached where
     the rule looks for it (under the resource, or in its subscription). A related name left
-    out was not observed; one given as null was read and does not exist."""
+    out was not observed; one given as null was read and does not exist. A related entry
+    that stands for every resource of its type is given as an array (``[]``: listed, none)."""
     span = test.span
     origin = Origin(span.file if span else "<test>", span.line if span else 0, test.source)
     data: dict[str, Any] = dict(test.resource)
@@ -43,7 +44,13 @@ def test_record(rule: ir.Rule, test: ir.RuleTest) -> Record:
         rel = rule.related_named(name)
         assert rel is not None, "the loader checks related names"
         target = children if rel.scope is ir.Scope.CHILD or is_subscription else sub_children
-        target[rel.key] = value
+        if rel.is_list and isinstance(value, list):
+            target[(rel.key[0], ir.EVERY)] = None  # listed in full, even when empty
+            for i, item in enumerate(value):
+                named = item.get("name") if isinstance(item, dict) else None
+                target[(rel.key[0], str(named or f"item{i}").lower())] = item
+        else:
+            target[rel.key] = value
     sid = str(data["id"]).split("/")[2] if str(data["id"]).count("/") >= 2 else TEST_SUBSCRIPTION
     subscription = Record(f"/subscriptions/{sid}", "Microsoft.Resources/subscriptions",
                           {"id": f"/subscriptions/{sid}", "subscriptionId": sid}, origin, sub_children)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from policyengine import ir
-from policyengine.catalog import Catalog, PropertyNode, ResourceType, path_text
+from policyengine.catalog import Catalog, PropertyInfo, PropertyNode, ResourceType, path_text
 from policyengine.errors import Span
 from policyengine.lint.problems import Problem
 from policyengine.loading.rules import LoadedRule
@@ -121,6 +121,10 @@ class RuleContext:
             assert rel is not None, "the loader checks related names"
             kind, name, prefix = self.catalog.get(rel.type), rel.resource_name, f"related.{rel.name}"
             segments = field.segments[2:]
+            if rel.is_list and kind is not None:
+                # Every resource of the type: an array of them.
+                every = PropertyNode(PropertyInfo(prefix, "array"), items=kind.properties)
+                return Resolved(kind, None, prefix, segments, every.walk(segments), every)
         else:
             kind, name, prefix, segments = self.catalog.get(self.rule.resource_type), None, "", field.segments
         return Resolved(kind, name, prefix, segments, kind.node(segments, name) if kind else None)

@@ -100,10 +100,13 @@ class _RuleBuilder:
                 f"(e.g. {resource_type}/configurations); use scope: subscription for "
                 "subscription-level resources",
             )
+        if "name" not in body and "default" in body:
+            self.error((*path, "default"), "a related entry without a name is every resource of its type "
+                       "(an array): it has no default (a template that declares none has none)")
         return ir.Related(
             name=name,
             type=body["type"],
-            resource_name=body["name"],
+            resource_name=body.get("name", ir.EVERY),
             scope=scope,
             default=body.get("default"),
             span=self.span(path),

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import InputError, Span
+from policyengine.ir import EVERY
 from policyengine.records.graph import Children, Graph, Node, child_key
 from policyengine.records.model import (
     ANNOTATION,
@@ -51,6 +52,7 @@ from policyengine.records.model import (
     Record,
     assumed_note,
     id_has_type,
+    listed_types,
     parent_id,
     pop_unread,
     subscription_of,
@@ -396,6 +398,7 @@ class Assembler:
     def _resource(self, data: dict[str, Any], lid: str, ltype: str, sub: Node[Where] | None,
                   where: Where) -> Record | None:
         file, line = where
+        listed = listed_types(data) if ANNOTATION in data else ()
         unread = pop_unread(data) if ANNOTATION in data else {}
         kept = data if self.streaming else self.wanted.keep(ltype, data)
         first = self.conflicted.get(lid)
@@ -429,6 +432,8 @@ class Assembler:
         orphans = self.orphans.pop(lid, None)
         if orphans is not None:  # children that came first (checked for duplicates already)
             pending.children = orphans
+        for listed_type in listed:  # listed in full: none of them in the input means none
+            pending.children.rows[(listed_type, EVERY)] = {}
         return done
 
     def _attach(self, data: dict[str, Any], ltype: str, lid: str, where: Where) -> bool:

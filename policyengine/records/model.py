@@ -115,6 +115,14 @@ def pop_unread(data: dict[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in unread.items()}
 
 
+def listed_types(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The child types (lower case) a live scan listed in full for this resource row, so that
+    none of them in the input means there is none (a server without firewall rules)."""
+    note = data.get(ANNOTATION) if ANNOTATION in data else None
+    listed = note.get("listed") if isinstance(note, dict) else None
+    return tuple(str(t).lower() for t in listed) if isinstance(listed, list) else ()
+
+
 def assumed_note(data: Mapping[str, Any]) -> str | None:
     """The note on a related row that a live scan made up from the platform default (ARM
     answered 404 for a resource Azure always has), for the evidence; None for a row read."""

@@ -10,6 +10,16 @@ from policyengine.paths import Projection, project
 from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey
 
 
+class Keys(frozenset[ChildKey]):
+    """Related resources by lower-case (type, name), where the name ``*`` stands for every
+    resource of its type (a rule that reads a server's firewall rules wants them all)."""
+
+    def __contains__(self, key: object) -> bool:
+        if super().__contains__(key):
+            return True
+        return isinstance(key, tuple) and len(key) == 2 and super().__contains__((key[0], "*"))
+
+
 @dataclass(frozen=True)
 class Wanted:
     """What the selected rules read: the resource types they target and the child and
