@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a previous JSON report: failures already in it are reported but do not "
                          "count toward the exit code")
     reports.add_argument("--framework", metavar="ID",
-                         help="group results by the controls of a framework (see `policyengine frameworks`)")
+                         help="show every control of a framework with its status: failing, passing, "
+                         "unknown, or not covered by the rules (see `policyengine frameworks`)")
     reports.add_argument("--config", metavar="FILE",
                          help=f"a configuration file (default: {CONFIG_NAME} in the working directory, "
                          "if there is one)")
@@ -241,9 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(sub, _add_rule_options)
 
-    frameworks = sub.add_parser("frameworks", help="list the compliance frameworks the rules map to",
-                                description="List the frameworks (and their controls) that the rules' "
-                                "control mappings name; use one with scan --framework ID.")
+    frameworks = sub.add_parser("frameworks", help="list the compliance frameworks and how many controls "
+                                "the rules cover",
+                                description="List the compliance frameworks (those with a bundled "
+                                "definition and those the rules' control mappings name) with how many of "
+                                "their controls the rules cover; with ID, every control of that framework, "
+                                "the rules that cover it, or why none does. Use one with scan --framework "
+                                "ID.")
+    frameworks.add_argument("framework_id", nargs="?", metavar="ID",
+                            help="a framework to list the controls of")
     _add_rule_options(frameworks)
 
     rules = sub.add_parser("rules", help="list or show rules")

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from policyengine.errors import UsageError
 from policyengine.evaluator.testing import run_tests
-from policyengine.frameworks import known
+from policyengine.frameworks import Framework, framework, known
 from policyengine.ir import Rule
 from policyengine.loading.rules import TEST_SUFFIXES, load_rules
 from policyengine.loading.test_files import load_test_files, test_files
 from policyengine.pipeline import selected_rules
 from policyengine.reports.json_report import rule_json
-from policyengine.reports.layout import columns, terminal_width, wrap, wrap_command
+from policyengine.reports.layout import columns, row_lines, terminal_width, wrap, wrap_command
 
 #: From this width on, listings add the columns a narrow terminal leaves out.
 _WIDE = 120
@@ -96,11 +96,36 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_frameworks(args: argparse.Namespace) -> int:
+    """The frameworks with how many controls the rules cover; with an id, that framework's
+    controls, each with its rules or why none covers it."""
+    rules = selected_rules(args)
     width = terminal_width()
-    parts = []
-    for framework in known(selected_rules(args)).values():
-        rows = [[control.id, ", ".join(r.id for r in control.rules)] for control in framework.controls]
-        parts.append("\n".join([f"{framework.id}: {framework.title}",
-                                *columns(["control", "rules"], rows, width, flex=1)]))
-    print("\n\n".join(parts))
+    if args.framework_id:
+        print("\n".join(_controls(framework(rules, args.framework_id), width)))
+        return 0
+    rows = [[f.id, f"{f.covered} of {len(f.controls)}", f.title if f.scope else f"{f.title} (mapped only)"]
+            for f in known(rules).values()]
+    table = columns(["framework", "covered", "title"], rows, width, flex=2, right=(1,))
+    print("\n".join([*table, "", *wrap("A framework with a bundled definition lists every control of "
+                                        "its PostgreSQL part; one without lists only the controls rules map "
+                                        "to. `policyengine frameworks ID` lists a framework's controls; "
+                                        "`policyengine scan --framework ID` shows how each fares.", width)]))
     return 0
+
+
+def _controls(chosen: Framework, width: int) -> list[str]:
+    """A framework's controls: id and rules, then the title and, for one no rule covers, why."""
+    out = wrap(f"{chosen.id}: {chosen.title}: {len(chosen.controls)} controls, {chosen.covered} covered "
+               "by the rules", width)
+    if chosen.scope:  # its sources are in its definition file and the JSON report
+        out += wrap(f"Listed: {chosen.scope}.", width)
+    rows = [[c.id, ", ".join(r.id for r in c.rules) or "not covered"] for c in chosen.controls]
+    table = columns(["control", "rules"], rows, width, flex=1)
+    out += table[:2]
+    for lines, control in zip(row_lines(table), chosen.controls, strict=True):
+        out += lines
+        if control.title:
+            out += wrap(control.title, width, "  ", "  ")
+        if not control.rules:
+            out += wrap(f"why: {control.reason}", width, "  ", "    ")
+    return out

@@ -20,7 +20,7 @@ from typing import Any
 from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
-from policyengine.frameworks import Control, Framework, status
+from policyengine.frameworks import Control, ControlStatus, Framework, status
 from policyengine.reports import Summary
 from policyengine.status import ScanStatus
 
@@ -126,8 +126,9 @@ def remediation_lines(rule: ir.Rule) -> list[str]:
     return lines
 
 
-def control_status(control: Control, summary: Summary) -> Verdict:
-    """How ``control`` fares: the worst of its rules' verdicts (:func:`frameworks.status`)."""
+def control_status(control: Control, summary: Summary) -> ControlStatus:
+    """How ``control`` fares: the worst of its rules' verdicts, or not covered when no rule
+    maps to it (:func:`frameworks.status`)."""
     return status([summary.counts.get(rule.id, Counter()) for rule in control.rules])
 
 

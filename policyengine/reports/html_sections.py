@@ -23,6 +23,12 @@ LABELS = {
     Verdict.FAIL: "fail", Verdict.ERROR: "error", Verdict.UNKNOWN: "unknown",
     Verdict.WAIVED: "waived", Verdict.PASS: "pass", Verdict.NOT_APPLICABLE: "n/a",
 }
+#: How a control's status is written.
+_CONTROL_LABELS = {
+    frameworks.ControlStatus.FAIL: "fail", frameworks.ControlStatus.UNKNOWN: "unknown",
+    frameworks.ControlStatus.PASS: "pass", frameworks.ControlStatus.NOT_APPLICABLE: "n/a",
+    frameworks.ControlStatus.NOT_COVERED: "not covered",
+}
 #: What a summary card says under its number.
 _CARD_TEXT = {
     Verdict.FAIL: "fail", Verdict.ERROR: "error (not evaluated)", Verdict.UNKNOWN: "unknown",
@@ -187,26 +193,33 @@ def summary_section(summary: Summary, context: ReportContext,
 
 
 def controls_section(framework: Framework, summary: Summary) -> str:
-    """Each control of the framework with its status (the worst of its rules') and its rules."""
+    """Every control of the framework with its status (the worst of its rules'), its rules and
+    its title; for one no rule covers, why."""
     statuses = {c.id: frameworks.status([summary.counts.get(r.id, Counter()) for r in c.rules])
                 for c in framework.controls}
     overall = Counter(statuses.values())
+    counts = " · ".join(f"{overall[s]} {_CONTROL_LABELS[s]}" for s in frameworks.ControlStatus if overall[s])
+    scope = f" Listed: {esc(framework.scope)}." if framework.scope else ""
     out = ['<section id="controls" aria-labelledby="h-controls">',
            f'<h2 id="h-controls">Controls: {esc(framework.title)} <span class="muted">'
            f'({esc(framework.id)})</span></h2>',
-           f'<p>{len(framework.controls)} controls: {esc(tally(overall))}. A control fails if any of its '
-           "rules fails on any resource, and is unknown if any could not be judged.</p>",
+           f'<p>{len(framework.controls)} controls, {framework.covered} covered by the rules: {esc(counts)}. '
+           "A control fails if any of its rules fails on any resource, and is unknown if any could not be "
+           f"judged.{scope}</p>",
            '<table id="controls-table"><thead><tr><th>Control</th><th>Status</th><th>Rules</th>'
-           "</tr></thead><tbody>"]
+           "<th>Title</th></tr></thead><tbody>"]
     for control in framework.controls:
         status = statuses[control.id]
         rules = "".join(f'<li><a href="#rule-{esc(r.id)}">{esc(r.id)}</a> '
                         f'<span class="muted">{esc(tally(summary.counts.get(r.id, Counter())))}</span></li>'
                         for r in control.rules)
+        title = esc(control.title)
+        if not control.rules:
+            title += f'<div class="muted">Not covered: {esc(control.reason)}</div>'
         out.append(f'<tr data-control="{esc(control.id)}" data-status="{status.value}">'
                    f'<td class="mono">{esc(control.id)}</td>'
-                   f'<td><span class="badge v-{status.value}">{esc(LABELS[status])}</span></td>'
-                   f'<td><ul class="flat">{rules}</ul></td></tr>')
+                   f'<td><span class="badge v-{status.value}">{esc(_CONTROL_LABELS[status])}</span></td>'
+                   f'<td><ul class="flat">{rules}</ul></td><td>{title}</td></tr>')
     out.append("</tbody></table></section>")
     return "\n".join(out)
 

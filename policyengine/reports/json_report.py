@@ -133,7 +133,8 @@ def finding_json(finding: Finding, fragments: _Fragments) -> str:
 
 
 def framework_json(summary: Summary, context: ReportContext) -> dict[str, Any] | None:
-    """With ``--framework``: each control with its rules, their verdict counts and its status."""
+    """With ``--framework``: each control with its title, its rules, their verdict counts and
+    its status; a control no rule maps to is ``not_covered``, with the reason."""
     chosen = context.framework
     if chosen is None:
         return None
@@ -141,9 +142,19 @@ def framework_json(summary: Summary, context: ReportContext) -> dict[str, Any] |
     for control in chosen.controls:
         counts = [dict(summary.counts.get(r.id, {})) for r in control.rules]
         totals = {v.value: sum(c.get(v, 0) for c in counts) for v in VERDICT_ORDER}
-        controls.append({"id": control.id, "rules": [r.id for r in control.rules],
-                         "status": control_status(control, summary).value, "verdicts": totals})
-    return {"id": chosen.id, "title": chosen.title, "controls": controls}
+        entry: dict[str, Any] = {"id": control.id, "rules": [r.id for r in control.rules],
+                                 "status": control_status(control, summary).value, "verdicts": totals}
+        if control.title:
+            entry["title"] = control.title
+        if not control.rules:
+            entry["reason"] = control.reason
+        controls.append(entry)
+    block: dict[str, Any] = {"id": chosen.id, "title": chosen.title, "controls": controls,
+                             "covered": chosen.covered}
+    if chosen.scope:
+        block["scope"] = chosen.scope
+        block["sources"] = list(chosen.sources)
+    return block
 
 
 class JsonReporter:

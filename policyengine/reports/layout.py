@@ -131,3 +131,16 @@ def columns(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, *
         cells = [wrap(text, natural[c]) if c == flex else [text] for c, text in enumerate(row)]
         out += line(cells, number)
     return out
+
+
+def row_lines(table: Sequence[str]) -> list[list[str]]:
+    """The lines of a :func:`columns` table after its header, grouped by row: a row whose
+    first cell is never empty starts at a line that does not start with a space, and the
+    lines of its wrapped cell follow."""
+    rows: list[list[str]] = []
+    for line in table[2:]:
+        if rows and line[:1] == " ":
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return rows

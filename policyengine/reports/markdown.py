@@ -20,7 +20,7 @@ from typing import IO
 from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
-from policyengine.frameworks import Framework
+from policyengine.frameworks import ControlStatus, Framework
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import (
     ATTENTION,
@@ -46,10 +46,11 @@ _NOTE_ROOM = 400  # kept free for the note that says what was left out
 _SHOWN_FIXES = 20
 
 _STATUS = {
-    Verdict.FAIL: "❌ failing",
-    Verdict.UNKNOWN: "❔ unknown",
-    Verdict.PASS: "✅ passing",
-    Verdict.NOT_APPLICABLE: "not applicable",
+    ControlStatus.FAIL: "❌ failing",
+    ControlStatus.UNKNOWN: "❔ unknown",
+    ControlStatus.PASS: "✅ passing",
+    ControlStatus.NOT_APPLICABLE: "not applicable",
+    ControlStatus.NOT_COVERED: "➖ not covered",
 }
 _COUNTED = (Verdict.FAIL, Verdict.ERROR, Verdict.UNKNOWN, Verdict.WAIVED, Verdict.PASS,
             Verdict.NOT_APPLICABLE)
@@ -213,9 +214,22 @@ def _rule_row(rule: ir.Rule, summary: Summary) -> list[str]:
 
 
 def _controls(doc: _Document, framework: Framework, summary: Summary) -> None:
-    rows = [[md_text(control.id), _STATUS[control_status(control, summary)],
-             md_text(", ".join(r.id for r in control.rules))] for control in framework.controls]
-    doc.table(["Control", "Status", "Rules"], rows, lead=f"\n### Controls: {md_text(framework.title)}\n")
+    """Every control of the framework: its status, its rules and its title; for one no rule
+    covers, why."""
+    rows = []
+    for control in framework.controls:
+        title = md_text(control.title)
+        if not control.rules:
+            why = f"*Not covered: {md_text(control.reason)}*"
+            title = f"{title}<br>{why}" if title else why
+        rows.append([md_text(control.id), _STATUS[control_status(control, summary)],
+                     md_text(", ".join(r.id for r in control.rules)) or "—", title])
+    lead = (f"\n### Controls: {md_text(framework.title)}\n\n{framework.covered} of {len(framework.controls)} "
+            "controls are covered by the rules.")
+    if framework.scope:
+        lead += f" Listed: {md_text(framework.scope)}."
+    doc.table(["Control", "Status", "Rules", "Title"], rows, lead=lead + "\n")
+
 
 def _failing(doc: _Document, failing: list[Finding]) -> None:
     by_rule: dict[str, list[Finding]] = {}

@@ -377,12 +377,18 @@ def _run_properties(summary: Summary, context: ReportContext) -> dict[str, Any]:
 
 
 def _taxonomy(framework: Framework, summary: Summary) -> dict[str, Any]:
-    """The framework as a SARIF taxonomy: each control a taxon with its status."""
-    return {
-        "name": framework.id,
-        "fullName": framework.title,
-        "taxa": [{"id": control.id,
-                  "properties": {"status": control_status(control, summary).value,
-                                 "rules": [r.id for r in control.rules]}}
-                 for control in framework.controls],
-    }
+    """The framework as a SARIF taxonomy (§3.19.3): each control a taxon with its title and
+    its status; one no rule covers says why."""
+    taxa = []
+    for control in framework.controls:
+        taxon: dict[str, Any] = {"id": control.id, "properties": {
+            "status": control_status(control, summary).value, "rules": [r.id for r in control.rules]}}
+        if control.title:
+            taxon["shortDescription"] = {"text": control.title}
+        if not control.rules:
+            taxon["properties"]["reason"] = control.reason
+        taxa.append(taxon)
+    taxonomy: dict[str, Any] = {"name": framework.id, "fullName": framework.title, "taxa": taxa}
+    if framework.scope:
+        taxonomy["shortDescription"] = {"text": f"Listed: {framework.scope}."}
+    return taxonomy

@@ -20,10 +20,11 @@ from typing import IO
 from policyengine import ir
 from policyengine.errors import Span
 from policyengine.findings import Finding, Verdict
+from policyengine.frameworks import Control, ControlStatus
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import SHOWN_PROBLEMS, control_status, terminal
 from policyengine.reports.fixes import fix_command
-from policyengine.reports.layout import columns, natural_widths, wrap, wrap_command
+from policyengine.reports.layout import columns, natural_widths, row_lines, wrap, wrap_command
 from policyengine.status import ScanStatus, sorted_problems
 
 _SECTIONS = ((Verdict.FAIL, "Failing"), (Verdict.ERROR, "Could not evaluate"), (Verdict.UNKNOWN, "Unknown"),
@@ -33,6 +34,9 @@ _COUNTED = (Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN, Verdict.WAIVED, Verdict
             Verdict.ERROR)
 _HEADERS = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.UNKNOWN: "unknown", Verdict.WAIVED: "waived",
             Verdict.NOT_APPLICABLE: "n/a", Verdict.ERROR: "error"}
+#: How a control's status is written in the table.
+_CONTROL_STATUS = {ControlStatus.FAIL: "fail", ControlStatus.UNKNOWN: "unknown", ControlStatus.PASS: "pass",
+                   ControlStatus.NOT_APPLICABLE: "n/a", ControlStatus.NOT_COVERED: "not covered"}
 #: Below this many columns for the titles, each title goes on a line of its own under its rule.
 _TITLE_COLUMN = 36
 #: Where a finding's evidence and fix start, under its severity, rule and resource.
@@ -220,13 +224,42 @@ class TableReporter:
 
     @staticmethod
     def _framework(summary: Summary, context: ReportContext, width: int) -> list[str]:
+        """Every control of the framework with its status and rules; its title (and, for one
+        no rule covers, why) in a column when there is room, else on lines under it."""
         chosen = context.framework
         assert chosen is not None
-        rows = [[terminal(control.id, one_line=True), control_status(control, summary).value,
-                 terminal(", ".join(r.id for r in control.rules), one_line=True)]
-                for control in chosen.controls]
-        title = terminal(f"{chosen.title} ({chosen.id}):", one_line=True)
-        return [*wrap(title, width), *columns(["control", "status", "rules"], rows, width, flex=2)]
+        statuses = [control_status(control, summary) for control in chosen.controls]
+        tallied = Counter(statuses)
+        counts = ", ".join(f"{tallied[s]} {_CONTROL_STATUS[s]}" for s in ControlStatus if tallied[s])
+        head = (f"{chosen.title} ({chosen.id}): {len(chosen.controls)} controls, {chosen.covered} "
+                f"covered by the rules: {counts}.")
+        if chosen.scope:
+            head += f" Listed: {chosen.scope}."
+        rows = [[terminal(control.id, one_line=True), _CONTROL_STATUS[status],
+                 terminal(", ".join(r.id for r in control.rules) or "-", one_line=True)]
+                for control, status in zip(chosen.controls, statuses, strict=True)]
+        notes = [terminal(_control_note(control), one_line=True) for control in chosen.controls]
+        headers = ["control", "status", "rules"]
+        out = wrap(terminal(head, one_line=True), width)
+        if not any(notes):
+            return out + columns(headers, rows, width, flex=2)
+        natural = sum(w + 2 for w in natural_widths(headers, rows))
+        if width - natural >= _TITLE_COLUMN:
+            return out + columns([*headers, "title"], [[*r, n] for r, n in zip(rows, notes, strict=True)],
+                                 width, flex=3)
+        table = columns(headers, rows, width, flex=2)
+        out += table[:2]
+        for lines, note in zip(row_lines(table), notes, strict=True):
+            out += [*lines, *(wrap(note, width, "  ") if note else [])]
+        return out
+
+
+def _control_note(control: Control) -> str:
+    """A control's title, and for one no rule covers, why."""
+    if control.rules:
+        return control.title
+    why = f"(not covered: {control.reason})"
+    return f"{control.title} {why}" if control.title else why
 
 
 def _input_errors(scan: ScanStatus, paint: Paint, width: int) -> list[str]:

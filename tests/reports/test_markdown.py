@@ -113,7 +113,8 @@ def test_an_incomplete_scan_says_what_it_did_not_see() -> None:
 def test_a_framework_adds_a_table_of_controls_with_their_status() -> None:
     text = render(MarkdownReporter, estate(), framework="cis-azure-3.0.0")
     assert "### Controls: CIS Microsoft Azure Foundations Benchmark 3.0.0" in text
-    assert "| 5.2.1 | ❌ failing | PG-FLEX-001 |" in text
+    assert "| 5.2.1 | ❌ failing | PG-FLEX-001 | Ensure server parameter 'require\\_secure\\_transport'" in text
+    assert "| 5.2.8 | ➖ not covered | — | \\[LEGACY\\] Ensure 'Infrastructure double encryption'" in text
 
 
 def test_waivers_needing_attention_are_listed() -> None:

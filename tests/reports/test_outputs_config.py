@@ -81,17 +81,18 @@ def test_bad_configuration_is_located(cli: Callable[..., Result], write: Callabl
 def test_framework_groups_results_by_control(cli: Callable[..., Result]) -> None:
     doc = json.loads(cli("scan", "--format", "json", "--framework", "CIS-Azure-3.0.0").out)
     controls = {c["id"]: c for c in doc["framework"]["controls"]}
-    assert set(controls) == {"3.1.7.2", "5.2.1"}
+    assert {"3.1.7.2", "5.2.1", "5.2.8"} <= set(controls)  # every control of the definition
     assert controls["5.2.1"]["rules"] == ["PG-FLEX-001"]
     assert controls["5.2.1"]["status"] == "fail" and controls["5.2.1"]["verdicts"]["fail"] == 3
+    assert controls["5.2.8"]["status"] == "not_covered" and controls["5.2.8"]["rules"] == []
     unknown = cli("scan", "--framework", "iso-27001")
-    assert unknown.code == 2 and "the rules map to azure-policy, cis-azure-2.0.0" in unknown.err
+    assert unknown.code == 2 and "known: azure-policy, cis-azure-2.0.0" in unknown.err
 
 
 def test_frameworks_lists_controls(cli: Callable[..., Result]) -> None:
-    result = cli("frameworks")
+    result = cli("frameworks", "mcsb")
     assert result.code == 0
-    assert "mcsb: Microsoft cloud security benchmark\ncontrol  rules\n" in result.out
+    assert result.out.startswith("mcsb: Microsoft cloud security benchmark: ")
     assert "LT-1" in result.out and "PG-SUB-001" in result.out
 
 
