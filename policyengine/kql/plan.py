@@ -28,6 +28,7 @@ from typing import Any
 
 from policyengine import ir
 from policyengine.catalog import Catalog, catalog
+from policyengine.ir import EVERY
 from policyengine.kql import quote
 from policyengine.kql.quote import KqlUnsupported
 from policyengine.kql.render import Operand, render, verdict_columns
@@ -216,7 +217,8 @@ class _TypePlanner:
         if column is None:
             if not self._may_join(kind.arg_table):
                 return None
-            base = re.sub(r"[^A-Za-z0-9_]", "_", f"{rel.type.rsplit('/', 1)[-1]}_{rel.resource_name}")
+            suffix = "all" if rel.is_list else rel.resource_name
+            base = re.sub(r"[^A-Za-z0-9_]", "_", f"{rel.type.rsplit('/', 1)[-1]}_{suffix}")
             taken = {c.column for c in self.related.values()}
             name, number = base, 1
             while name in taken:
@@ -235,6 +237,10 @@ class _TypePlanner:
                 column = self.related_column(rel)
                 if column is None:
                     raise KqlUnsupported(f"related data {rel.type} is not in Resource Graph")
+                if rel.is_list:
+                    # The column holds the subscription's whole bag; the evaluator takes every
+                    # resource of the type from it (see join()).
+                    raise KqlUnsupported(f"every {rel.type} as an array")
                 return Operand(quote.access(column.column, path.segments[2:]),
                                f"isnotnull({column.column})")
             segments = _arg_path(path.segments)
@@ -324,16 +330,23 @@ class _TypePlanner:
         pricings this way; ``take_anyif``/``bag_pack`` have no public evidence that Resource
         Graph accepts them (docs/architecture.md, "Azure facts")."""
         types = sorted({c.related_type.lower() for c in columns})
+        # Keyed by type and name where the rules relate to several types, or want every
+        # resource of one (the client then tells the types apart by the key).
+        by_type = len(types) > 1 or any(c.name == EVERY for c in columns)
         taken = {c.column for c in self.related.values()}
         bag = f"bag_{table}"
         while bag in taken:
             bag += "_"
-        key = "tolower(name)" if len(types) == 1 else 'strcat(tolower(type), "/", tolower(name))'
+        key = 'strcat(tolower(type), "/", tolower(name))' if by_type else "tolower(name)"
         where = " or ".join(f"type =~ {quote.string(t)}" for t in types)
 
         def lookup(column: RelatedColumn) -> str:
+            if column.name == EVERY:
+                # Every resource of a type: no function with public evidence picks a bag's
+                # entries by a key prefix, so the client takes them from the whole bag.
+                return f"{column.column} = {bag}"
             wanted = column.name.lower()
-            if len(types) > 1:
+            if by_type:
                 wanted = f"{column.related_type.lower()}/{wanted}"
             return f"{column.column} = {bag}[{quote.string(wanted)}]"
 

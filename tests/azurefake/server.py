@@ -76,6 +76,12 @@ class Fault:
 Rewrite = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
+#: The child collections ARM lists (paged with ``nextLink``), and the subscription-scope types ARM
+#: serves (pricings by id, security contacts listed).
+LISTED = frozenset({"configurations", "firewallrules"})
+SUBSCRIPTION_SCOPE = frozenset({"microsoft.security/pricings", "microsoft.security/securitycontacts"})
+
+
 @dataclass
 class Estate:
     """The estate the fake serves, indexed as Azure would hold it."""
@@ -110,7 +116,7 @@ class Estate:
         subscriptions = [{"id": f"/subscriptions/{sid}", "subscriptionId": sid, "displayName": sid,
                           "state": "Enabled", "tenantId": cls.tenant_id} for sid in seen]
         arm_resources = {row["id"].lower(): row for row in rows
-                         if str(row.get("type", "")).lower() == "microsoft.security/pricings"}
+                         if str(row.get("type", "")).lower() in SUBSCRIPTION_SCOPE}
         return cls(tables, children, subscriptions, arm_resources=arm_resources)
 
     def hide_from_graph(self, subscription: str) -> None:
@@ -234,11 +240,15 @@ class FakeAzure:
         lowered = path.lower().rstrip("/")
         if lowered == "/subscriptions":
             return 200, {"value": self.estate.subscriptions}
-        if lowered.endswith("/configurations"):
+        if lowered.endswith("/providers/microsoft.security/securitycontacts"):  # subscription scope
+            prefix = lowered + "/"
+            return 200, {"value": [r for rid, r in self.estate.arm_resources.items() if rid.startswith(prefix)]}
+        collection = lowered.rsplit("/", 1)[-1]
+        if collection in LISTED:
             parent = lowered.rsplit("/", 1)[0]
             if not self._exists(parent):
                 return 404, _error("ResourceNotFound", f"{path} was not found")
-            items = [c for c in self.estate.children.get(parent, []) if "/configurations/" in c["id"].lower()]
+            items = [c for c in self.estate.children.get(parent, []) if f"/{collection}/" in c["id"].lower()]
             start = int((query.get("$skipToken") or ["0"])[0])
             page = items[start:start + self.page_size]
             body: dict[str, Any] = {"value": page}

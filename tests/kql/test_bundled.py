@@ -27,12 +27,20 @@ def test_bundled_query_is_valid_arg_kql(results: dict[str, KqlResult], name: str
     assert not result.problems(), result.report()
 
 
+#: Rules whose data is all in Resource Graph but whose verdict the Python evaluator computes from
+#: the query's columns: PG-SUB-002 counts, per subscription, the security contacts (with a
+#: count inside) that Resource Graph gives as one bag (a per-element count would need
+#: mv-expand of a joined bag; the client reads the bag instead).
+EVALUATED_BY_THE_CLIENT = {"PG-SUB-002"}
+
+
 def test_every_bundled_rule_is_planned_without_diagnostics() -> None:
     planned = {r.rule_id for r in BUNDLED.rules}
     assert planned == {r.id for r in load_rules([])}
-    assert BUNDLED.diagnostics == ()
-    # Every rule whose data is all in Resource Graph gets its verdict inside the query.
-    assert all(r.server_verdict for r in BUNDLED.rules if r.capability == "arg")
+    assert {d.rule_id for d in BUNDLED.diagnostics} == EVALUATED_BY_THE_CLIENT
+    # Every other rule whose data is all in Resource Graph gets its verdict inside the query.
+    assert all(r.server_verdict for r in BUNDLED.rules
+               if r.capability == "arg" and r.rule_id not in EVALUATED_BY_THE_CLIENT)
 
 
 @pytest.mark.parametrize("query", BUNDLED.queries, ids=lambda q: q.resource_type)

@@ -65,7 +65,7 @@ SCALARS: dict[str, str] = {
     "indexof()": 'indexof(name, "p")', "substring()": "substring(name, 0, 1)", "strlen()": "strlen(name)",
     "arithmetic a - b": "strlen(name) - 1", "startswith": 'name startswith "p"',
     "endswith": 'name endswith "p"', "in (": 'name in ("a", "b")', "in~ (": 'name in~ ("a", "b")',
-    "matches regex": 'name matches regex "^p"',
+    "matches regex": 'name matches regex "^p"', "strcat()": 'strcat(tolower(type), "/", tolower(name))',
 }
 #: Whole queries for the tabular constructs: the pricing join's shape (over resourcecontainers,
 #: so that a denied securityresources is not mistaken for a refused construct), a summary.
@@ -85,7 +85,7 @@ CLASSES: dict[str, tuple[str, ...]] = {
                               "isnotnull()"),
     "dynamic values": ("array_length()", "bag_keys()", "tostring()", "tolower()", "todouble()", "pack()"),
     "string functions": ("indexof()", "substring()", "strlen()", "arithmetic a - b", "startswith",
-                         "endswith", "in (", "in~ (", "matches regex"),
+                         "endswith", "in (", "in~ (", "matches regex", "strcat()"),
     "the subscription join": ("join kind=leftouter", "make_bag()"),
     "summaries": ("| summarize", "countif()"),
 }

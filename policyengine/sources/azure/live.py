@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from policyengine.catalog import catalog
+from policyengine.ir import EVERY
 from policyengine.kql.plan import ArmRead, Plan, Query, RelatedColumn
 from policyengine.records.model import ANNOTATION
 from policyengine.sources.azure.arm import ArmAuthError, ArmClient, ArmError
@@ -44,7 +45,8 @@ WINDOW = 64
 #: The built-in role that grants a read, by lower-case related type, for the report of a
 #: denied read (Reader covers resources and their children; Defender's pricings need
 #: Security Reader: https://learn.microsoft.com/azure/defender-for-cloud/permissions).
-ROLES = {"microsoft.security/pricings": "Security Reader"}
+ROLES = {"microsoft.security/pricings": "Security Reader",
+         "microsoft.security/securitycontacts": "Security Reader"}
 #: Where no catalog entry says how to read a subscription-scope type from ARM: Microsoft.Security/
 #: pricings, whose latest stable REST version is 2024-01-01 (azure-rest-api-specs,
 #: specification/security/resource-manager/Microsoft.Security/stable/2024-01-01/pricings.json).
@@ -53,7 +55,15 @@ PRICINGS_API = "2024-01-01"
 #: What Azure holds for a subscription-scope resource it always has but answers 404 for: a
 #: Defender plan never turned on is on the Free tier (docs/architecture.md, "Scan status and
 #: missing data").
-PLATFORM_DEFAULTS: dict[str, dict[str, Any]] = {"microsoft.security/pricings": {"pricingTier": "Free"}}
+#: Without any security contact, "subscription owners receive email notifications for
+#: high-severity alerts" (https://learn.microsoft.com/azure/defender-for-cloud/configure-email-notifications),
+#: written in the 2023-12-01-preview shape.
+PLATFORM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "microsoft.security/pricings": {"pricingTier": "Free"},
+    "microsoft.security/securitycontacts": {
+        "isEnabled": True, "notificationsByRole": {"state": "On", "roles": ["Owner"]},
+        "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "High"}]},
+}
 
 
 def role_for(related_type: str) -> str:
@@ -248,7 +258,7 @@ class LiveScan:
             reads = [[read for read in query.arm_reads if _needed(query, read, self.plan, r)] for r in good]
             self.progress.planned(sum(map(len, reads)))
             children = pool.map(self._children, good, reads)
-            for row, (child_rows, unread) in zip(good, children, strict=True):
+            for row, (child_rows, unread, listed) in zip(good, children, strict=True):
                 yield from self._subscription_rows(query, row)
                 # A subscription-scope resource read from ARM precedes the resources of its
                 # subscription, as the parent-first order wants; once per subscription.
@@ -256,8 +266,11 @@ class LiveScan:
                     if "/resourcegroups/" not in child["id"].lower():
                         yield from self._once(child)
                 resource = rebuild(query, row)
-                if unread:
-                    resource[ANNOTATION] = {"unread": unread}
+                note: dict[str, Any] = {"unread": unread} if unread else {}
+                if listed:  # none of these children in the snapshot means the resource has none
+                    note["listed"] = listed
+                if note:
+                    resource[ANNOTATION] = note
                 yield resource
                 yield from (c for c in child_rows if "/resourcegroups/" in c["id"].lower())
 
@@ -266,6 +279,9 @@ class LiveScan:
         return is read from ARM (once per subscription), since Resource Graph silently leaves
         out rows the identity may not read: absence alone proves nothing."""
         for related in query.related:
+            if related.name == EVERY:
+                yield from self._every_related(related, row)
+                continue
             bag = row.get(related.column)
             if usable(bag):
                 self._read_related.add(_related_key(bag["id"]))
@@ -279,6 +295,64 @@ class LiveScan:
                 continue
             self._read_related.add(_related_key(rid))
             yield from self._once(self._related_from_arm(related, subscription, rid))
+
+    def _every_related(self, related: RelatedColumn, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every subscription-scope resource of one type (the security contacts): those in the
+        bag joined into ``row``; where Resource Graph gave none, those ARM lists (once per
+        subscription)."""
+        ltype = related.related_type.lower()
+        bag = row.get(related.column)
+        entries = bag.values() if isinstance(bag, dict) else ()
+        found = [item for item in entries if usable(item) and str(item.get("type", "")).lower() == ltype]
+        for item in found:
+            self._read_related.add(_related_key(item["id"]))
+            yield from self._once(item)
+        subscription = row.get("subscriptionId")
+        if found or not isinstance(subscription, str) or not subscription:
+            return
+        listed = f"/subscriptions/{subscription}/providers/{related.related_type}".lower()
+        if listed in self._read_related:
+            return
+        self._read_related.add(listed)
+        for item in self._every_from_arm(related, subscription):
+            yield from self._once(item)
+
+    def _every_from_arm(self, related: RelatedColumn, subscription: str) -> list[dict[str, Any]]:
+        """The subscription's resources of one type as ARM lists them; none gives the platform
+        default with a note (Defender for Cloud mails the owners about high-severity alerts
+        when no contact is set); a failed read, a row annotated as unread."""
+        ltype = related.related_type.lower()
+        kind = catalog().get(related.related_type)
+        assert kind is not None and kind.arm is not None, "the planner reads only what the catalog can fetch"
+        url = f"{kind.arm.path.replace('{subscriptionId}', subscription)}?api-version={kind.arm.api_version}"
+        rid = f"/subscriptions/{subscription}/providers/{related.related_type}/default"
+        shell = {"id": rid, "name": "default", "type": related.related_type, "subscriptionId": subscription}
+        what = f"{related.related_type.rsplit('/', 1)[-1]} (every one)"
+        self.progress.planned(1)
+        try:
+            items = self.arm.list(url)
+        except ArmAuthError:
+            raise
+        except ArmError as exc:
+            self.progress.done()
+            with self._lock:
+                self.status.unread_children += 1
+                if exc.status == 403:
+                    self.status.denied.append(Denied(what, f"/subscriptions/{subscription}",
+                                                     role_for(related.related_type)))
+            return [{**shell, ANNOTATION: {"unread": {ltype: f"not read: {exc}"}}}]
+        self.progress.done()
+        rows = [item for item in items if usable(item)]
+        if len(rows) < len(items):
+            why = "not read: ARM listed items without a usable id"
+            return [{**shell, ANNOTATION: {"unread": {ltype: why}}}]
+        default = PLATFORM_DEFAULTS.get(ltype)
+        if rows or default is None:
+            return rows
+        kind_name = related.related_type.rsplit("/", 1)[-1]
+        note = (f"neither Resource Graph nor ARM has any of the subscription's {kind_name}: the platform "
+                "default was assumed (subscription owners are mailed about high-severity alerts)")
+        return [{**shell, "properties": dict(default), ANNOTATION: {"assumed": note}}]
 
     def _related_from_arm(self, related: RelatedColumn, subscription: str, rid: str) -> dict[str, Any]:
         """The row for a subscription-scope resource from ARM: as ARM gives it (200); the
@@ -324,12 +398,13 @@ class LiveScan:
             yield row
 
     def _children(self, row: dict[str, Any],
-                  reads: list[ArmRead]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """The children ``reads`` give for the resource ``row`` (run in the pool), and the
-        reason for each that could not be read."""
+                  reads: list[ArmRead]) -> tuple[list[dict[str, Any]], dict[str, str], list[str]]:
+        """The children ``reads`` give for the resource ``row`` (run in the pool), the
+        reason for each that could not be read, and the child types listed in full."""
         rid: str = row["id"]
         children: list[dict[str, Any]] = []
         unread: dict[str, str] = {}
+        listed: list[str] = []
         for read in reads:
             try:
                 found = self._read(read, rid, str(row.get("subscriptionId") or ""))
@@ -354,10 +429,13 @@ class LiveScan:
                     self.status.unread_children += 1
                 continue
             children += found
-            missing = {n.lower() for n in read.names} - {str(c.get("name", "")).lower() for c in found}
+            if EVERY in read.names:
+                listed.append(read.related_type.lower())
+            named = {n.lower() for n in read.names if n != EVERY}
+            missing = named - {str(c.get("name", "")).lower() for c in found}
             if missing:  # read, and not there: say so rather than guess
                 unread[read.related_type.lower()] = f"not in the ARM answer: {', '.join(sorted(missing))}"
-        return children, unread
+        return children, unread, listed
 
     def _read(self, read: ArmRead, rid: str, subscription: str) -> list[dict[str, Any]]:
         def fill(url: str) -> str:
@@ -367,7 +445,7 @@ class LiveScan:
         wanted = {n.lower() for n in read.names}
         if read.method == "list":
             return [item for item in self.arm.list(fill(read.url_template))
-                    if str(item.get("name", "")).lower() in wanted]
+                    if EVERY in wanted or str(item.get("name", "")).lower() in wanted]
         return [self.arm.get(fill(url)) for url in read.urls()]
 
 
