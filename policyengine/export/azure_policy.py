@@ -136,12 +136,16 @@ def export_rule(rule: ir.Rule, effect: Effect | None = None, table: AliasTable |
     else:
         chosen = effect or Effect.AUDIT_IF_NOT_EXISTS
         rel = _related(rule, str(next(iter(related_names))))
-        failing = [translator.passes(item) for item in related_where]
-        if condition_owner is not None:
-            failing.append(translator.fails(rule.condition))
         _check_effect(chosen, rel)
-        _check_absence(rule, rel, table, related_where, condition_owner is not None)
-        then = {"effect": "[parameters('effect')]", "details": _details(rel, negate(all_of(*failing)))}
+        if rel.is_list:
+            existence = _every_existence(rule, rel, table, related_where)
+        else:
+            failing = [translator.passes(item) for item in related_where]
+            if condition_owner is not None:
+                failing.append(translator.fails(rule.condition))
+            _check_absence(rule, rel, table, related_where, condition_owner is not None)
+            existence = negate(all_of(*failing))
+        then = {"effect": "[parameters('effect')]", "details": _details(rel, existence)}
         allowed = [Effect.AUDIT_IF_NOT_EXISTS]
     type_test: Json = {"field": "type", "equals": rule.resource_type}
     return {
@@ -170,6 +174,8 @@ def _owners(node: ir.Condition) -> set[str | None]:
         return {node.path.related_name if node.path.is_related else None}
     if isinstance(node, ir.Count):
         inner = _owners(node.where) if node.where is not None else set()
+        if node.path.element:
+            return inner
         return {node.path.related_name if node.path.is_related else None} | inner
     if isinstance(node, ir.Not):
         return _owners(node.item)
@@ -233,8 +239,40 @@ def _check_effect(effect: Effect, rel: ir.Related) -> None:
                           f"'{rel.resource_name}' is another resource (use auditIfNotExists)")
 
 
+def _every_existence(rule: ir.Rule, rel: ir.Related, table: AliasTable,
+                     related_where: Sequence[ir.Condition]) -> Json:
+    """The existenceCondition for a rule on every resource of a type: auditIfNotExists finds
+    the resource compliant where at least one of them matches it, which is a rule whose
+    condition is ``count`` of them with ``greater: 0`` (or ``greaterOrEquals: 1``) and whose
+    where reads only the resource itself. Its ``@`` paths are the related resource's fields."""
+    count = rule.condition
+    exact = isinstance(count, ir.Count) and count.path.segments == ("related", rel.name) and \
+        (count.op, count.value) in (("greater", 0), ("greaterOrEquals", 1))
+    none = isinstance(count, ir.Count) and (count.op, count.value) in (("less", 1), ("equals", 0),
+                                                                         ("lessOrEquals", 0))
+    if none:
+        raise Unsupported("count", f"the rule asks that no {rel.type} match: Azure Policy says that with a "
+                          f"definition on {rel.type} itself (audit the one that matches), which this "
+                          "export does not write; auditIfNotExists can only ask that one match")
+    if not exact or related_where or not isinstance(count, ir.Count):
+        raise Unsupported("count", f"auditIfNotExists asks whether one {rel.type} matches; this rule's "
+                          f"condition is not 'count of related.{rel.name} greater than 0' alone")
+    entry = table.type(rel.type)
+    fields = dict(entry.fields) if entry is not None else {}
+    element = Field(rel.type, "object", fields=fields)
+    inner = Translator(rule, _resolver(rule, table), element)
+    if count.where is None:
+        return {"field": "type", "equals": rel.type}
+    if inner.may_be_unknown(count.where):
+        raise Unsupported("count", f"count on related.{rel.name}: its where can be unknown for an "
+                          "element (onMissing: unknown); Azure Policy judges each resource one way")
+    return inner.passes(count.where)
+
+
 def _details(rel: ir.Related, existence: Json) -> Json:
-    details: Json = {"type": rel.type, "name": rel.resource_name, "existenceCondition": existence}
+    details: Json = {"type": rel.type, "existenceCondition": existence}
+    if not rel.is_list:  # without a name, any resource of the type
+        details = {"type": rel.type, "name": rel.resource_name, "existenceCondition": existence}
     if rel.scope is ir.Scope.SUBSCRIPTION:
         details["existenceScope"] = "subscription"
     return details

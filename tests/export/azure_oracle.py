@@ -64,10 +64,15 @@ class AzureOracle:
         details = rule["then"].get("details")
         if details is None:
             return True
+        condition = details.get("existenceCondition")
+        if "name" not in details:  # any resource of the type: compliant where one matches
+            ltype = details["type"].lower()
+            found = [child for (kind, _), child in related.items() if kind == ltype and child is not None]
+            return not any(condition is None or self.holds(condition, Scope(child, details["type"]))
+                           for child in found)
         child = related.get((details["type"].lower(), details["name"].lower()))
         if child is None:
             return True
-        condition = details.get("existenceCondition")
         return condition is not None and not self.holds(condition, Scope(child, details["type"]))
 
     def value(self, name: str, scope: Scope) -> Any:
