@@ -35,6 +35,7 @@ class Config:
     baseline: str | None = None
     fail_on: str | None = None
     fail_on_unknown: bool = False
+    gate: str | None = None
     framework: str | None = None
     outputs: tuple[Output, ...] = field(default_factory=tuple)
     skip_paths: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ def load_config(path: Path) -> Config:
         baseline=rel(data["baseline"]) if "baseline" in data else None,
         fail_on=data.get("failOn"),
         fail_on_unknown=data.get("failOnUnknown", False),
+        gate=data.get("gate"),
         framework=data.get("framework"),
         outputs=tuple(Output(o["format"], rel(o["file"]) if "file" in o else None)
                       for o in data.get("outputs", [])),

@@ -57,6 +57,9 @@ class Evidence:
     outcome: Verdict
     note: str | None = None
     site: str | None = None  # where a template sets the value: file:line:col
+    #: For a count over every related resource of a type: the names of those that matched
+    #: (the firewall rule a fix deletes).
+    matched: tuple[str, ...] = ()
 
     def sentence(self) -> str:
         if self.present:
@@ -84,6 +87,8 @@ class Evidence:
             out["note"] = self.note
         if self.site:
             out["site"] = self.site
+        if self.matched:
+            out["matched"] = list(self.matched)
         return out
 
 

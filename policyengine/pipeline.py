@@ -69,6 +69,8 @@ class ScanOptions:
     outputs: tuple[Output, ...] = (Output("table"),)
     fail_on: ir.Severity = ir.Severity.INFO
     fail_on_unknown: bool = False
+    #: ``--gate all``: the posture rules set the exit code too.
+    gate_all: bool = False
     waivers: tuple[str, ...] = ()
     baseline: str | None = None
     framework: str | None = None
@@ -109,6 +111,7 @@ class ScanOptions:
             outputs=tuple(outputs),
             fail_on=ir.Severity.parse(args.fail_on or config.fail_on or "info"),
             fail_on_unknown=bool(args.fail_on_unknown or config.fail_on_unknown),
+            gate_all=(args.gate or config.gate or "default") == "all",
             waivers=tuple(args.waivers or config.waivers),
             baseline=args.baseline or config.baseline,
             framework=args.framework or config.framework,
@@ -145,29 +148,47 @@ def pick_rules(rule_dirs: Sequence[str], bundled: bool, wanted: Sequence[str],
     rules = load_rules([Path(p) for p in rule_dirs], include_bundled=bundled)
     if wanted:
         chosen = rule_matcher(rules, wanted, "--rule")
-        rules = tuple(r for r in rules if chosen(r.id))
+        rules = tuple(r for r in rules if chosen(r))
     if skipped:
         left_out = rule_matcher(rules, skipped, "--skip-rule")
-        rules = tuple(r for r in rules if not left_out(r.id))
+        rules = tuple(r for r in rules if not left_out(r))
     if not rules:
         raise UsageError("no rules to evaluate")
     return rules
 
 
-def rule_matcher(rules: Sequence[ir.Rule], given: Sequence[str], option: str) -> Callable[[str], bool]:
-    """Whether a rule id is among ``given`` (ids, comma-separated, globs; any case). A pattern
-    that matches no rule is a usage error with the closest id: a typo must not silently
-    select nothing or skip nothing."""
+def rule_matcher(rules: Sequence[ir.Rule], given: Sequence[str], option: str) -> Callable[[ir.Rule], bool]:
+    """Whether a rule is among ``given``: ids, comma-separated, globs (any case), or
+    ``tag:NAME`` for the rules with that tag (``tag:core``, the original SSL, TLS and
+    threat-protection set). A pattern that matches no rule is a usage error with the closest
+    id or tag: a typo must not silently select nothing or skip nothing."""
     written = [p.strip() for text in given for p in text.split(",") if p.strip()]
     patterns = [p.lower() for p in written]
     ids = [r.id.lower() for r in rules]
+    tags = sorted({t.lower() for r in rules for t in r.metadata.tags})
     for shown, pattern in zip(written, patterns, strict=True):
-        if not fnmatch.filter(ids, pattern):
+        if pattern.startswith(TAG):
+            if pattern[len(TAG):] not in tags:
+                close = difflib.get_close_matches(pattern[len(TAG):], tags, n=1, cutoff=0.6)
+                hint = f" (did you mean {TAG}{close[0]}?)" if close else ""
+                raise UsageError(f"{option} {shown}: no rule has this tag{hint}; see `policyengine rules "
+                                 "list`")
+        elif not fnmatch.filter(ids, pattern):
             close = difflib.get_close_matches(pattern, ids, n=1, cutoff=0.6)
             named = [r.id for r in rules if close and r.id.lower() == close[0]]
             hint = f" (did you mean {named[0]}?)" if named else ""
             raise UsageError(f"{option} {shown}: no rule has this id{hint}; see `policyengine rules list`")
-    return lambda rule_id: any(fnmatch.fnmatchcase(rule_id.lower(), p) for p in patterns)
+
+    def matches(rule: ir.Rule) -> bool:
+        lowered = rule.id.lower()
+        return any(p[len(TAG):] in (t.lower() for t in rule.metadata.tags) if p.startswith(TAG)
+                   else fnmatch.fnmatchcase(lowered, p) for p in patterns)
+
+    return matches
+
+
+#: ``--rule tag:core``: the rules with a tag.
+TAG = "tag:"
 
 
 def selected_rules(args: argparse.Namespace, config: Config | None = None) -> tuple[ir.Rule, ...]:
@@ -306,13 +327,14 @@ def _scan(options: ScanOptions, rules: tuple[ir.Rule, ...], sources: list[Source
           chosen: frameworks.Framework | None, accepted: Sequence[Waiver], baseline: frozenset[str]) -> int:
     """Evaluate every record of ``sources``, write the reports, and say the exit code."""
     from policyengine.cli.outputs import Outputs
-    from policyengine.reports import ReportContext, Summary, reporter_factory
+    from policyengine.reports import ADVISORY, ReportContext, Summary, reporter_factory
     from policyengine.reports.layout import terminal_width
     from policyengine.waivers import WaiverBook
 
     waivers = WaiverBook(accepted)  # afresh for each read: it counts what each waiver matched
     index = RuleIndex(rules)
-    summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown)
+    summary = Summary(rules, options.fail_on, fail_on_unknown=options.fail_on_unknown,
+                      advisory=frozenset() if options.gate_all else ADVISORY)
     log = Stats()
     missing = MissingData()
     outputs = Outputs(options.outputs)

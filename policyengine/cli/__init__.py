@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="table: one line per failing finding (severity, rule, resource, what was seen)")
     shown.add_argument("--quiet", "-q", action="store_true",
                        help="table: the summary only; nothing on stderr but errors")
+    reports.add_argument("--gate", choices=("default", "all"), type=str.lower,
+                         help="which rules set the exit code: default, every rule but the bundled posture "
+                         "rules (tag posture: reported, not counted); all (default: default)")
     reports.add_argument("--fail-on-unknown", action="store_true",
                          help="count unknown verdicts (values known only at deployment, data not read) "
                          "as failures for --fail-on")

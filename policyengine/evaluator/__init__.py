@@ -45,6 +45,8 @@ class RuleIndex:
     def projections(self) -> dict[str, Projection]:
         """For each resource type the rules read (targets and related), the parts they read."""
         out: dict[str, Projection] = {}
+        # Every resource of a type (a count over them) is read through '@' paths: kept whole.
+        whole = {r.type.lower() for rule in self.rules for r in rule.related if r.is_list}
         for rule in self.rules:
             own = out.setdefault(rule.resource_type.lower(), dict.fromkeys(ALWAYS_KEPT))
             for path in ir.condition_paths(rule):
@@ -55,6 +57,8 @@ class RuleIndex:
                     add_to_projection(tree, path.segments[2:])
                 elif not path.element:
                     add_to_projection(own, path.segments)
+        for ltype in whole:
+            out.pop(ltype, None)
         return out
 
     def for_record(self, record: Record) -> list[CompiledRule]:

@@ -247,6 +247,9 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
     where = compile_condition(node.where, rule) if node.where is not None else None
     predicate, expected = OPERATORS[node.op].predicate, node.value
     text, expected_text = node.path.text, node.expected_text
+    spec = rule.related_named(node.path.related_name) if node.path.is_related else None
+    # Every related resource of a type (a server's firewall rules): the evidence names them.
+    every = spec is not None and spec.is_list and len(node.path.segments) == 2
 
     def check(ctx: Context, element: Any) -> Outcome:
         value, observed, note = get(ctx, element)
@@ -261,19 +264,35 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
         else:
             raise RuleError(f"{text}: count needs an array, found {type(value).__name__}")
         matched = uncertain = 0
+        names: list[str] = []
         for item in items:
             verdict = PASS if where is None else where(ctx, item)[0]
             matched += verdict is PASS
             uncertain += verdict is UNKNOWN
+            if every and verdict is PASS:
+                names.append(str(item.get("name", "")) if isinstance(item, dict) else "")
         # Undecided elements make the count a range; the verdict is known if both ends agree.
         low, high = predicate(matched, expected, True), predicate(matched + uncertain, expected, True)
         verdict = (PASS if low else FAIL) if low == high else UNKNOWN
         counted = f"{matched} matching" + (f", {uncertain} undecided" if uncertain else "")
+        if names:
+            counted += ": " + ", ".join(names)
         present = value is not MISSING
+        if every and present:
+            value = [_shown(item) for item in items]
         return verdict, [Evidence(text, expected_text, value if present else None, present, verdict,
-                                  counted + (f"; {note}" if note else ""), site(ctx) if present else None)]
+                                  counted + (f"; {note}" if note else ""), site(ctx) if present else None,
+                                  tuple(names))]
 
     return check
+
+
+def _shown(resource: Any) -> Any:
+    """A related resource as the evidence shows it: its name and properties (its id, type and
+    API version say nothing the path does not)."""
+    if not isinstance(resource, dict):
+        return resource
+    return {k: v for k, v in resource.items() if k.lower() in ("name", "properties")}
 
 
 def _compile_logic(node: ir.AllOf | ir.AnyOf, rule: ir.Rule) -> Check:

@@ -20,6 +20,8 @@ from policyengine.status import ScanStatus, Stats
 #: Verdicts that count against ``--fail-on``: a failure, or a rule that could not be
 #: evaluated (a resource that cannot be judged is not compliant).
 FAILING = (Verdict.FAIL, Verdict.ERROR)
+#: The tags of the rules that do not set the exit code unless ``--gate all``.
+ADVISORY = frozenset({"posture"})
 
 
 @dataclass
@@ -33,6 +35,12 @@ class Summary:
     fail_on_unknown: bool = False
     #: Findings that would fail but are in the baseline (``--baseline``): reported, not counted.
     baselined: int = 0
+    #: Rules with one of these tags are reported but do not set the exit code (``--gate``):
+    #: by default the posture rules, so that the original SSL, TLS and threat-protection set
+    #: (and every rule of the user's own) stays what fails a pipeline.
+    advisory: frozenset[str] = ADVISORY
+    #: Failures at or above the threshold of the advisory rules: reported, not counted.
+    outside_gate: int = 0
 
     def add(self, finding: Finding) -> None:
         counts = self.counts.get(finding.rule.id)
@@ -42,6 +50,8 @@ class Summary:
         if self.fails(finding):
             if finding.baseline:
                 self.baselined += 1
+            elif self.advisory and not self.advisory.isdisjoint(finding.rule.metadata.tags):
+                self.outside_gate += 1
             else:
                 self.failing += 1
 

@@ -106,11 +106,28 @@ def unfilled(command: str) -> bool:
 
 
 def fix_command(finding: Finding) -> str | None:
-    """The CLI command that fixes ``finding``'s resource, or None when the rule gives none."""
+    """The CLI command that fixes ``finding``'s resource, or None when the rule gives none.
+    A rule on every related resource of a type names the one to change with a placeholder
+    after that type (``<firewall-rule>`` for ``firewallRules``): a failing finding gets one
+    command per resource that matched, one per line."""
     cli = finding.rule.metadata.remediation.cli
     if not cli:
         return None
-    return fill(_one_line(cli), _id_values(finding.resource_id))
+    command = fill(_one_line(cli), _id_values(finding.resource_id))
+    for rel in finding.rule.related:
+        placeholder = element_placeholder(rel.type)
+        names = [n for ev in finding.evidence if ev.path == f"related.{rel.name}" for n in ev.matched if n]
+        if rel.is_list and placeholder in command and names:
+            return "\n".join(fill(command, {placeholder: name}) for name in dict.fromkeys(names))
+    return command
+
+
+def element_placeholder(related_type: str) -> str:
+    """``<firewall-rule>`` for ``…/firewallRules``: the placeholder a fix writes for one
+    related resource of that type."""
+    last = related_type.rsplit("/", 1)[-1]
+    words = re.sub(r"(?<!^)(?=[A-Z])", "-", last).lower()
+    return f"<{words[:-1] if words.endswith('s') else words}>"
 
 
 @functools.lru_cache(maxsize=256)

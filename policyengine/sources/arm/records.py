@@ -26,7 +26,8 @@ from policyengine.sources.jsonpos import JArray, JObject, span_at, span_of
 from policyengine.status import InputProblem, Unit
 from policyengine.unknown import Unknown, segment_text
 
-SUBSCRIPTION_SCOPED = {"microsoft.security/pricings"}
+#: Subscription-scope types a template may declare (the catalog's scope: subscription).
+SUBSCRIPTION_SCOPED = {"microsoft.security/pricings", "microsoft.security/securitycontacts"}
 PRICINGS = "microsoft.security/pricings"
 
 Key = tuple[str, tuple[str, ...]]

@@ -18,6 +18,9 @@ the ARM request, which is what Azure ends up holding):
   (``Enabled``/``Disabled``) and a ``sku`` block; both shapes are read.
 * ``azurerm_postgresql_flexible_server_configuration`` / ``azurerm_postgresql_configuration``
   (``name``, ``value``): one server parameter, ``{parent}/configurations/{name}``.
+* ``azurerm_postgresql_flexible_server_firewall_rule`` (``server_id``) /
+  ``azurerm_postgresql_firewall_rule`` (``server_name``, ``resource_group_name``): ``name``,
+  ``start_ip_address``, ``end_ip_address``, one firewall rule, ``{parent}/firewallRules/{name}``.
 * ``azurerm_security_center_subscription_pricing`` (``tier``, ``resource_type``, ``subplan``):
   ``/subscriptions/{id}/providers/Microsoft.Security/pricings/{resource_type}``;
   https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/security_center_subscription_pricing
@@ -178,6 +181,12 @@ CONFIGURATION = (
     field("properties.value", "value", text),
 )
 
+FIREWALL_RULE = (
+    field("name", "name", text),
+    field("properties.startIpAddress", "start_ip_address", text),
+    field("properties.endIpAddress", "end_ip_address", text),
+)
+
 PRICING = (
     field("name", "resource_type", text),
     field("properties.pricingTier", "tier", text),
@@ -237,6 +246,12 @@ CHILDREN: dict[str, ChildKind] = {
         parent_id="server_id"),
     "azurerm_postgresql_configuration": ChildKind(
         f"{SINGLE}/configurations", frozenset({"azurerm_postgresql_server"}), CONFIGURATION,
+        parent_names=("server_name", "resource_group_name")),
+    "azurerm_postgresql_flexible_server_firewall_rule": ChildKind(
+        f"{FLEXIBLE}/firewallRules", frozenset({"azurerm_postgresql_flexible_server"}), FIREWALL_RULE,
+        parent_id="server_id"),
+    "azurerm_postgresql_firewall_rule": ChildKind(
+        f"{SINGLE}/firewallRules", frozenset({"azurerm_postgresql_server"}), FIREWALL_RULE,
         parent_names=("server_name", "resource_group_name")),
 }
 
