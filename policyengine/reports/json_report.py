@@ -18,6 +18,7 @@ from policyengine.findings import VERDICT_ORDER, Evidence, Finding, Verdict, com
 from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import control_status, json_text
 from policyengine.reports.fixes import fix_command
+from policyengine.reports.template_fixes import template_fix
 
 SCHEMA_VERSION = "1.0"
 
@@ -117,9 +118,21 @@ def resource_json(finding: Finding) -> dict[str, Any]:
             "subscriptionId": finding.subscription_id, "source": source}
 
 
+def fix_json(finding: Finding) -> str | dict[str, Any] | None:
+    """A failure's ``fix``: for a deployed resource, the command that fixes it; for a
+    template's or plan's, the edits to make (``{"kind": "template", "changes": [...]}``);
+    None when the rule gives neither."""
+    if finding.verdict is not Verdict.FAIL:
+        return None
+    if finding.origin.kind is ir.SourceKind.DECLARED:
+        changes = template_fix(finding)
+        return {"kind": "template", "changes": [c.to_json() for c in changes]} if changes else None
+    return fix_command(finding)
+
+
 def finding_json(finding: Finding, fragments: _Fragments) -> str:
     """One finding as report JSON (sorted keys), from cached fragments."""
-    fix = fix_command(finding) if finding.verdict is Verdict.FAIL else None
+    fix = fix_json(finding)
     if finding.error is not None or finding.waiver is not None or finding.baseline:
         document = finding.to_json()
         if fix:

@@ -36,6 +36,7 @@ from policyengine.reports.common import (
 )
 from policyengine.reports.fixes import fix_command
 from policyengine.reports.table import short_resource
+from policyengine.reports.template_fixes import template_fix
 from policyengine.status import ScanStatus, sorted_problems
 from policyengine.waivers import waiver_warnings
 
@@ -245,6 +246,7 @@ def _failing(doc: _Document, failing: list[Finding]) -> None:
         commands = _fix_commands(group)
         if commands:
             lead += "\n" + md_code_block("\n".join(commands), "sh") + "\n"
+        lead += _template_fixes(group)
         doc.table(["Resource", "Location", "Evidence"], [_failing_row(f) for f in group], lead=lead,
                   findings=True)
         lead = ""
@@ -252,13 +254,32 @@ def _failing(doc: _Document, failing: list[Finding]) -> None:
 def _fix_commands(group: list[Finding]) -> list[str]:
     """The commands that fix a rule's failures, one per resource (the same command once), up
     to :data:`_SHOWN_FIXES`; the JSON report has every finding's."""
-    commands = list(dict.fromkeys(c for f in group if f.verdict is Verdict.FAIL and (c := fix_command(f))))
+    observed = [f for f in group if f.origin.kind is not ir.SourceKind.DECLARED]
+    if not observed:
+        return []  # templates and plans are fixed in the file (_template_fixes)
+    commands = list(dict.fromkeys(c for f in observed if f.verdict is Verdict.FAIL and (c := fix_command(f))))
     if not commands and group[0].rule.metadata.remediation.cli:  # errors only: the rule's general command
         commands = [" ".join(group[0].rule.metadata.remediation.cli.split())]
     if len(commands) > _SHOWN_FIXES:
         more = len(commands) - _SHOWN_FIXES
         commands = [*commands[:_SHOWN_FIXES], f"# ... and {more} more: each finding's is in the JSON report"]
     return commands
+
+
+def _template_fixes(group: list[Finding]) -> str:
+    """The edits that fix a rule's template and plan failures, each once, up to
+    :data:`_SHOWN_FIXES`: where, what, and the snippet to write."""
+    changes = list(dict.fromkeys(c for f in group for c in template_fix(f)))
+    if not changes:
+        return ""
+    parts = ["\n**In the template or plan:**\n"]
+    for change in changes[:_SHOWN_FIXES]:
+        block = md_code_block(change.snippet, change.language)
+        parts.append(f"\n- {md_text(change.where)}: {md_text(change.text)}\n\n"
+                     + "\n".join(f"  {line}" for line in block.splitlines()) + "\n")
+    if len(changes) > _SHOWN_FIXES:
+        parts.append(f"\n…and {len(changes) - _SHOWN_FIXES} more: each finding's is in the JSON report.\n")
+    return "".join(parts)
 
 
 def _failing_row(finding: Finding) -> list[str]:

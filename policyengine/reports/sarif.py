@@ -63,6 +63,7 @@ from policyengine.reports.common import (
     visible,
 )
 from policyengine.reports.fixes import fix_command
+from policyengine.reports.template_fixes import Change, exact, fix_lines, template_fix
 from policyengine.status import InputProblem, sorted_problems
 from policyengine.waivers import waiver_warnings
 
@@ -180,9 +181,17 @@ class SarifReporter:
         }
         if finding.origin.address:  # a plan's resource address is what a Terraform user searches for
             result["properties"]["address"] = finding.origin.address
-        fix = fix_command(finding) if finding.verdict is Verdict.FAIL else None
-        if fix:  # this resource's command; the rule's help holds the general one
-            result["properties"]["fix"] = fix
+        if finding.verdict is Verdict.FAIL and finding.origin.kind is ir.SourceKind.DECLARED:
+            changes = template_fix(finding)
+            if changes:  # the edits in words; applied exactly where the site holds the wrong literal
+                result["properties"]["fix"] = "\n".join(fix_lines(changes))
+                fixes = self._fixes(changes)
+                if fixes:
+                    result["fixes"] = fixes
+        elif finding.verdict is Verdict.FAIL:
+            fix = fix_command(finding)
+            if fix:  # this resource's command; the rule's help holds the general one
+                result["properties"]["fix"] = fix
         if rule.id in self.rule_index:
             result["ruleIndex"] = self.rule_index[rule.id]
         if related:
@@ -199,6 +208,25 @@ class SarifReporter:
         if context.baseline is not None:
             result["baselineState"] = "unchanged" if finding.baseline else "new"
         return result
+
+    def _fixes(self, changes: tuple[Change, ...]) -> list[dict[str, Any]]:
+        """The template edits as one SARIF fix (§3.55) when every one is an exact replacement
+        (a wrong literal at a known place); none otherwise: a fix that a viewer applies must
+        be the whole of it."""
+        replacements = [(change, exact(change)) for change in changes]
+        if not all(found for _, found in replacements):
+            return []
+        by_file: dict[str, list[dict[str, Any]]] = {}
+        for change, found in replacements:
+            assert found is not None
+            region = {"startLine": found.start_line, "startColumn": found.start_column,
+                      "endLine": found.end_line, "endColumn": found.end_column}
+            by_file.setdefault(change.file, []).append({"deletedRegion": region,
+                                                        "insertedContent": {"text": found.text}})
+        text = "; ".join(change.text for change in changes)
+        return [{"description": {"text": text[:1].upper() + text[1:] + "."},
+                 "artifactChanges": [{"artifactLocation": self._artifact(file), "replacements": edits}
+                                     for file, edits in by_file.items()]}]
 
     def _locations(self, finding: Finding) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The primary location, and the related ones (a template's declaration, other sites)."""

@@ -9,10 +9,11 @@ plan fixes a server's PG-FLEX-004 and its subscription's PG-SUB-001) is written 
 command sets the value a rule expects, so running the script twice changes nothing more.
 
 What the script cannot fix is said in comments: a template's or plan's resource (fix the file:
-``file:line:col`` is given), a rule without a CLI fix, or a command with a value the input does
-not hold (still a placeholder), which is commented out. Text from the input appears only in
-comments, made one line by :func:`~policyengine.reports.common.terminal`, or in a command,
-shell-quoted, so no resource name can run anything.
+``file:line:col`` is given, with the edit the rule gives and the JSON or HCL to write, from
+:mod:`~policyengine.reports.template_fixes`), a rule without a CLI fix, or a command with a
+value the input does not hold (still a placeholder), which is commented out. Text from the
+input appears only in comments, made one line by :func:`~policyengine.reports.common.terminal`,
+or in a command, shell-quoted, so no resource name can run anything.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import IO
 from policyengine import __version__, ir
 from policyengine.findings import Finding, Verdict
 from policyengine.reports import ReportContext, Summary
-from policyengine.reports.common import declared_at, terminal
+from policyengine.reports.common import place, terminal
 from policyengine.reports.fixes import fix_command, unfilled
 from policyengine.reports.layout import wrap_command
+from policyengine.reports.template_fixes import Change, template_fix
 from policyengine.status import sorted_problems
 
 #: The width commands are wrapped at (with `` \\`` continuations): a reviewer reads them.
@@ -80,10 +82,36 @@ class ScriptReporter:
                 write(f"az account set --subscription {shlex.quote(shown)}\n")
             self._commands(findings)
         if declared:
-            write("\n# Declared in templates and plans: fix the file, then deploy it.\n")
-            for finding in sorted(declared, key=lambda f: (f.origin.file, f.origin.line, f.rule.id)):
-                severity = finding.rule.metadata.severity.label
-                write(_comment(f"{declared_at(finding)} {finding.rule.id} ({severity}): {finding.message}"))
+            self._declared(declared)
+
+    def _declared(self, declared: list[Finding]) -> None:
+        """Template and plan failures, fixed by editing the file: each with the edit the rule
+        gives (where, what, and the snippet to write), an edit that fixes several written once
+        under them; a rule that gives none says so."""
+        write = self.out.write
+        write("\n# Declared in templates and plans: fix the file, then deploy it. Each edit is\n"
+              "# file:line:col (a plan: its file, and the resource by address), what to do, and\n"
+              "# the JSON (template) or HCL (plan) to write there.\n")
+        by_fix: dict[tuple[Change, ...], list[Finding]] = {}
+        unfixed: list[Finding] = []
+        for finding in sorted(declared, key=lambda f: (f.origin.file, f.origin.line, f.rule.id)):
+            changes = template_fix(finding)
+            if changes:
+                by_fix.setdefault(changes, []).append(finding)
+            else:
+                unfixed.append(finding)
+        for changes, findings in by_fix.items():
+            write("\n")
+            for finding in findings:
+                write(_declared_comment(finding))
+            for change in changes:
+                write(_comment(f"  fix at {change.where}: {change.text}:"))
+                for line in change.snippet.splitlines():
+                    write(_comment(f"    {line}"))
+        for finding in unfixed:
+            write("\n" + _declared_comment(finding))
+            write(_comment(f"  No single edit follows from the rule: see `policyengine rules show "
+                           f"{finding.rule.id}`."))
 
     def _commands(self, findings: list[Finding]) -> None:
         """One command per distinct fix, under the findings it fixes."""
@@ -111,6 +139,11 @@ class ScriptReporter:
             write("\n")
             write(_comment(f"{finding.rule.id} {finding.resource_id}: no CLI command; "
                            f"see `policyengine rules show {finding.rule.id}`"))
+
+
+def _declared_comment(finding: Finding) -> str:
+    severity = finding.rule.metadata.severity.label
+    return _comment(f"{place(finding)} {finding.rule.id} ({severity}): {finding.message}")
 
 
 def _by_place(finding: Finding) -> tuple[str, str, str]:

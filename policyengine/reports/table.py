@@ -25,6 +25,7 @@ from policyengine.reports import ReportContext, Summary
 from policyengine.reports.common import SHOWN_PROBLEMS, control_status, terminal
 from policyengine.reports.fixes import fix_command
 from policyengine.reports.layout import columns, natural_widths, row_lines, wrap, wrap_command
+from policyengine.reports.template_fixes import template_fix
 from policyengine.status import ScanStatus, sorted_problems
 
 _SECTIONS = ((Verdict.FAIL, "Failing"), (Verdict.ERROR, "Could not evaluate"), (Verdict.UNKNOWN, "Unknown"),
@@ -44,6 +45,8 @@ _INDENT = "    "
 #: Findings of one rule shown in a section before the rest are counted: a large estate's
 #: table stays something a person reads (``--compact`` and the other formats list them all).
 SHOWN_PER_RULE = 20
+#: Said where a fix's snippet has a line wider than the terminal.
+_WIDE_SNIPPET = "its snippet is wider than {width} columns: -o fix.sh or --format json holds it"
 #: ANSI colours by verdict, for a terminal (https://no-color.org: NO_COLOR turns them off).
 _COLOURS = {Verdict.FAIL: "31", Verdict.ERROR: "35", Verdict.UNKNOWN: "33", Verdict.WAIVED: "36",
             Verdict.PASS: "32"}
@@ -207,7 +210,12 @@ class TableReporter:
                     f"{_resource(finding)}")
             out += wrap(head, width, "", _INDENT)
             out += wrap(terminal(_detail(finding)), width, _INDENT)
-            fix = fix_command(finding) if verdict is Verdict.FAIL else None
+            if verdict is not Verdict.FAIL:
+                continue
+            if finding.origin.kind is ir.SourceKind.DECLARED:
+                out += _template_fix(finding, width)
+                continue
+            fix = fix_command(finding)
             if fix:
                 out += wrap_command(terminal(fix, one_line=True), width, f"{_INDENT}fix: ", _INDENT * 2)
         return out
@@ -252,6 +260,22 @@ class TableReporter:
         for lines, note in zip(row_lines(table), notes, strict=True):
             out += [*lines, *(wrap(note, width, "  ") if note else [])]
         return out
+
+
+def _template_fix(finding: Finding, width: int) -> list[str]:
+    """A template's or plan's fix: where and what, wrapped, then the snippet to write. A
+    snippet is code, which cannot be cut where a line is too long for the terminal (a
+    resource type in a JSON string, an HCL block's header): such a one is left to the
+    formats that hold it whole."""
+    out: list[str] = []
+    for change in template_fix(finding):
+        snippet = [f"{_INDENT * 2}{terminal(line, one_line=True)}" for line in change.snippet.splitlines()]
+        fits = all(len(line) <= width for line in snippet)
+        text = f"fix at {change.where}: {change.text}" + (":" if fits else
+                                                          f" ({_WIDE_SNIPPET.format(width=width)})")
+        out += wrap(terminal(text, one_line=True), width, _INDENT, _INDENT + "  ")
+        out += snippet if fits else []
+    return out
 
 
 def _control_note(control: Control) -> str:

@@ -11,7 +11,7 @@ from policyengine.loading.rules import load_rules
 from policyengine.pipeline import example_path
 from policyengine.records.assemble import assemble
 from policyengine.reports.fixes import fix_command
-from policyengine.reports.json_report import _Fragments, finding_json
+from policyengine.reports.json_report import _Fragments, finding_json, fix_json
 from policyengine.sources.export import open_input
 
 
@@ -26,6 +26,7 @@ def test_fragments_give_the_same_json_as_plain_serialisation() -> None:
         fix = fix_command(finding)
         if finding.verdict is Verdict.FAIL and fix:  # a failure carries its resource's command
             document["fix"] = fix
+            assert fix_json(finding) == fix
         expected = json.dumps(document, sort_keys=True, ensure_ascii=False)
         assert finding_json(finding, fragments) == expected
         assert json.loads(finding_json(finding, fragments))["message"] == finding.message
