@@ -199,3 +199,16 @@ def test_frameworks_without_a_definition_list_the_mapped_controls_only() -> None
 def test_a_malformed_definition_is_refused(data: Any, message: str) -> None:
     with pytest.raises(DefinitionError, match=re.escape(message)):
         parse_definition(data, "x.yaml")
+
+
+def test_the_reports_page_shows_the_real_listing_and_error(cli: Callable[..., Result],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_docs import REPORTS, assert_shown_is_real, shown_after_prompt
+
+    monkeypatch.setenv("COLUMNS", "80")
+    page = REPORTS.read_text("utf-8")
+    assert_shown_is_real(shown_after_prompt(page, "$ policyengine frameworks"), cli("frameworks").out,
+                         "docs/reports.md's `policyengine frameworks`")
+    error = cli("scan", "--framework", "cis-azure-3.0")
+    assert error.code == 2
+    assert error.err == shown_after_prompt(page, "$ policyengine scan --framework cis-azure-3.0")

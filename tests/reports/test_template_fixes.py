@@ -281,3 +281,19 @@ def test_a_change_of_a_list_value_can_be_grouped() -> None:
     may expect one) must not make an edit unhashable."""
     change = Change(Action.SET, "t.json", 3, 5, "properties.x", ["a"], "set x", '"x": ["a"]', was=["b"])
     assert {(change,): 1}[(change,)] == 1
+
+
+def test_the_reports_page_shows_real_template_fixes(cli: Callable[..., Result],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_docs import REPORTS, assert_shown_is_real, shown_after_prompt
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "80")
+    command = ("scan examples/templates/single-server.json examples/templates/flexible-insecure.json "
+               "--rule PG-SINGLE-002,PG-FLEX-003")
+    page = REPORTS.read_text("utf-8")
+    assert_shown_is_real(shown_after_prompt(page, f"$ policyengine {command}"), cli(*command.split()).out,
+                         "docs/reports.md's template fixes")
+    shown = json.loads(page.split("the child of the example above is\n\n```json\n", 1)[1].split("```", 1)[0])
+    finding = failing(templates(), "PG-FLEX-003", address="resources[0][0]")[0]
+    assert json.loads(only(template_fix(finding)).snippet) == shown
