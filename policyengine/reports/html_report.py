@@ -43,6 +43,7 @@ from policyengine.reports.html_scan import (
 from policyengine.reports.html_sections import LABELS, controls_section, esc, rules_section, summary_section
 from policyengine.reports.json_report import rule_json
 from policyengine.reports.table import short_resource
+from policyengine.reports.template_fixes import fix_lines, template_fix
 
 #: Passing or not-applicable findings listed at most, per verdict (each takes under 1 kB of page).
 QUIET_LIMIT = 5000
@@ -233,9 +234,15 @@ class HtmlReporter:
             "message": _message(finding),
             "evidence": [{"outcome": e.outcome.value, "text": e.sentence()} for e in finding.evidence],
         }
-        fix = fix_command(finding) if finding.verdict in _FIXABLE else None
-        if fix is not None:
-            row["fix"] = fix
+        if finding.origin.kind is ir.SourceKind.DECLARED:
+            # A template or plan is fixed in its file: the edit, where the rule gives one.
+            changes = template_fix(finding)
+            if changes:
+                row["edit"] = "\n".join(fix_lines(changes))
+        else:
+            fix = fix_command(finding) if finding.verdict in _FIXABLE else None
+            if fix is not None:
+                row["fix"] = fix
         if finding.waiver is not None:
             row["waiver"] = finding.waiver.to_json()
         if finding.baseline:

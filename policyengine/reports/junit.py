@@ -46,6 +46,7 @@ from policyengine.reports.common import (
     remediation_lines,
     visible,
 )
+from policyengine.reports.template_fixes import fix_lines, template_fix
 from policyengine.status import ScanStatus, sorted_problems
 
 #: The name of the suite that holds the input errors.
@@ -152,5 +153,8 @@ def _details(finding: Finding) -> str:
     lines += ["", f"Resource: {finding.resource_id}"]
     if finding.origin.kind is ir.SourceKind.DECLARED:
         lines.append(f"Declared at: {declared_at(finding)}")
+        changes = template_fix(finding) if finding.verdict is Verdict.FAIL else ()
+        if changes:  # the edit of the file, which a template's resource needs rather than a command
+            lines += ["", "Fix in the file:", *fix_lines(changes)]
     lines += ["", *remediation_lines(finding.rule)]
     return "\n".join(lines)

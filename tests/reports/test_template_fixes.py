@@ -297,3 +297,27 @@ def test_the_reports_page_shows_real_template_fixes(cli: Callable[..., Result],
     shown = json.loads(page.split("the child of the example above is\n\n```json\n", 1)[1].split("```", 1)[0])
     finding = failing(templates(), "PG-FLEX-003", address="resources[0][0]")[0]
     assert json.loads(only(template_fix(finding)).snippet) == shown
+
+
+def test_the_html_page_gives_a_template_finding_its_edit_not_a_command() -> None:
+    from tests.reports.test_html import island, parse, render
+
+    findings = templates()
+    rows = island(parse(render(findings, load_rules([]))), "findings")
+    declared = [r for r in rows if r["verdict"] == "fail" and "fix" not in r]
+    assert declared and not any("fix" in r for r in rows)  # every finding here is declared
+    edits = [r["edit"] for r in rows if "edit" in r]
+    assert ("examples/templates/single-server.json:42:27: set properties.sslEnforcement to \"Enabled\"\n"
+            '"sslEnforcement": "Enabled"') in edits
+
+
+def test_a_junit_failure_of_a_template_carries_its_edit() -> None:
+    import xml.etree.ElementTree as ET
+
+    from policyengine.reports.junit import JunitReporter
+    from tests.reports.scans import render
+
+    xml = ET.fromstring(render(JunitReporter, templates()))
+    texts = [f.text or "" for f in xml.iter("failure")]
+    assert any("Fix in the file:\nexamples/templates/single-server.json:42:27: set properties.sslEnforcement "
+               'to "Enabled"\n"sslEnforcement": "Enabled"' in t for t in texts)

@@ -93,6 +93,11 @@
       section(box, "With the Azure CLI");
       box.appendChild(el("pre")).appendChild(command(f.fix));
     }
+    if (f.edit) {
+      // A template's or plan's fix: where in the file, what to do, and what to write there.
+      section(box, "In the template or plan");
+      box.appendChild(el("pre")).appendChild(el("code", "", f.edit));
+    }
     if (rule.references.length) {
       section(box, "References");
       const list = el("ul", "flat");
@@ -123,6 +128,10 @@
       const fix = detail.appendChild(el("div", "fix"));
       fix.appendChild(el("span", "fix-label", "Fix"));
       fix.appendChild(command(f.fix));
+    } else if (f.edit) {
+      const fix = detail.appendChild(el("div", "fix"));
+      fix.appendChild(el("span", "fix-label", "Fix"));
+      fix.appendChild(el("code", "command", f.edit.split("\n")[0]));
     }
     detail.appendChild(details(f, rule));
     return tr;
