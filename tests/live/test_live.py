@@ -28,7 +28,13 @@ def test_live_scan_gives_the_offline_verdicts(cli: Cli, azure_env: Callable[...,
     assert fake.count("POST", "resourcegraph") == sum(pages.values())
     # ARM: the subscription list, then per server what the plan needs (none for dropping servers)
     applicable = [s for s in servers if str(s.get("properties", {}).get("state")).lower() != "dropping"]
-    assert fake.count("GET", r"/configurations$") == len(applicable)
+    # One listing per server (its later pages follow nextLink: the example's servers hold
+    # more parameters than the fake's 4-row pages).
+    listed = {p.lower() for m, p in fake.requests if m == "GET" and p.lower().endswith("/configurations")}
+    assert listed == {s["id"].lower() + "/configurations" for s in applicable}
+    # Firewall rules only where a rule on them applies: servers with public access.
+    public = [s for s in applicable if s["properties"].get("network", {}).get("publicNetworkAccess") != "Disabled"]
+    assert fake.count("GET", r"/firewallRules$") == len(public) > 0
     assert fake.count("GET", r"/advancedThreatProtectionSettings/Default$") == len(applicable)
     assert fake.count("GET", r"/securityAlertPolicies/Default$") <= len(singles)
     assert fake.count("GET", r"^/subscriptions$") == 1
