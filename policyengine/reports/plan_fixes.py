@@ -145,4 +145,6 @@ def _hcl(value: Any) -> str:
 
 def _address(finding: Finding) -> ResourceAddr | None:
     address = finding.origin.address
-    return parse_address(address) if address else None
+    # A template's address (resources[0], a symbolic name) names no provider resource: not
+    # parsed, as a large template has thousands of them.
+    return parse_address(address) if address and "azurerm_" in address else None

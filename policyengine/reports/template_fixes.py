@@ -217,24 +217,39 @@ def _template_change(finding: Finding, evidence: Evidence, target: Target) -> Ch
     if not evidence.present:  # the child, or only its property, is missing: the input cannot say which
         text += f" (or, if the template declares it, set {shown} in it)"
     return Change(Action.DECLARE, origin.file, origin.line, origin.column, shown, target.value, text,
-                  json.dumps(_child_resource(finding, related, segments, target.value), indent=2))
+                  _child_resource(finding, related, segments, target.value))
 
 
-def _child_resource(finding: Finding, related: ir.Related, segments: tuple[str, ...],
-                    value: Any) -> dict[str, Any]:
-    """A child resource as an ARM template declares it at the top level, named after its
-    parent: by the parent's name, or by the expression that gives it in the template."""
+def _child_resource(finding: Finding, related: ir.Related, segments: tuple[str, ...], value: Any) -> str:
+    """A child resource as an ARM template declares it at the top level (JSON), named after
+    its parent: by the parent's name, or by the expression that gives it in the template."""
+    name, argument = _parent_name(finding, related.resource_name)
+    head, middle, tail = _child_skeleton(finding.resource_type, related.type, _json(nest(segments, value)))
+    depends = f"[resourceId('{finding.resource_type}', {argument})]"
+    return head + _json(name) + middle + _json(depends) + tail
+
+
+@functools.lru_cache(maxsize=64)
+def _child_skeleton(parent_type: str, child_type: str, properties: str) -> tuple[str, str, str]:
+    """The JSON of a child resource cut where its name and its parent's id go: the same for
+    every server of a template, so it is laid out once (a large template has thousands)."""
     from policyengine.catalog import catalog
 
-    name, argument = _parent_name(finding, related.resource_name)
-    known = catalog().get(related.type)
-    resource: dict[str, Any] = {"type": related.type}
+    known = catalog().get(child_type)
+    resource: dict[str, Any] = {"type": child_type}
     if known is not None and known.arm is not None:
         resource["apiVersion"] = known.arm.api_version
-    resource["name"] = name
-    resource["dependsOn"] = [f"[resourceId('{finding.resource_type}', {argument})]"]
-    resource.update(nest(segments, value))
-    return resource
+    resource["name"] = _NAME_SLOT
+    resource["dependsOn"] = [_DEPENDS_SLOT]
+    resource.update(json.loads(properties))
+    text = json.dumps(resource, indent=2, ensure_ascii=False)
+    head, rest = text.split(_json(_NAME_SLOT), 1)
+    middle, tail = rest.split(_json(_DEPENDS_SLOT), 1)
+    return head, middle, tail
+
+
+_NAME_SLOT = "\x00name\x00"
+_DEPENDS_SLOT = "\x00dependsOn\x00"
 
 
 def _parent_name(finding: Finding, child: str) -> tuple[str, str]:
