@@ -120,3 +120,26 @@ def test_a_terraform_firewall_rule_is_a_child_of_the_server_it_names(cli: Cli, t
     assert internet["azurerm_postgresql_flexible_server.insecure"] == "fail"
     assert internet["azurerm_postgresql_flexible_server.plain"] == "pass"  # declares none
     assert internet["azurerm_postgresql_flexible_server.secure"] == "not_applicable"  # no public access
+
+
+def test_a_terraform_security_contact_is_judged_in_the_shape_the_provider_sends(cli: Cli, tmp_path: Path) -> None:
+    # azurerm_security_center_contact writes the 2017-08-01-preview shape, which mails
+    # high-severity alerts only: PG-SUB-002 fails, with the contact as evidence.
+    plan = json.loads(TERRAFORM.read_text("utf-8"))
+    address = "azurerm_security_center_contact.main"
+    values = {"email": "secops@contoso.com", "phone": None, "alert_notifications": True,
+              "alerts_to_admins": True, "timeouts": None}
+    common = {"address": address, "mode": "managed", "type": "azurerm_security_center_contact", "name": "main",
+              "provider_name": "registry.terraform.io/hashicorp/azurerm"}
+    plan["planned_values"]["root_module"]["resources"].append(
+        {**common, "schema_version": 0, "values": values, "sensitive_values": {}})
+    plan["resource_changes"].append({**common, "change": {
+        "actions": ["create"], "before": None, "after": copy.deepcopy(values), "after_unknown": {"id": True},
+        "before_sensitive": False, "after_sensitive": {}}})
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan), "utf-8")
+    result = cli("scan", str(path), "--rule", "PG-SUB-002", "-f", "json")
+    (finding,) = json.loads(result.out)["findings"]
+    assert finding["verdict"] == "fail"
+    assert finding["evidence"][0]["actual"] == [{"name": "default1", "properties": {
+        "email": "secops@contoso.com", "alertNotifications": "On", "alertsToAdmins": "On"}}]

@@ -114,7 +114,8 @@ class Builder:
         return f"{inst.address} is invalid in the plan (see its input error at {span.prefix()})"
 
     def build(self) -> PlanResult:
-        by_role: dict[str, list[Instance]] = {"server": [], "child": [], "pricing": [], "threat": []}
+        by_role: dict[str, list[Instance]] = {"server": [], "child": [], "pricing": [], "threat": [],
+                                              "contact": []}
         for inst in self.plan.instances:
             role = _role(inst)
             if role is None:
@@ -125,7 +126,8 @@ class Builder:
         # A deleted pricing still declares something (the tier goes back to Free).
         pricings = [i for i in by_role["pricing"]
                     if not self._removed(i) or not (i.deposed or "forget" in i.actions)]
-        for inst in servers + pricings:
+        contacts = [i for i in by_role["contact"] if not self._removed(i)]
+        for inst in servers + pricings + contacts:
             self.subscriptions.remember(inst)
         for inst in servers:
             try:
@@ -143,6 +145,8 @@ class Builder:
                 self._threat_protection(inst)
         for inst in pricings:
             self._pricing(inst)
+        for inst in contacts:
+            self._contact(inst)
         for uncertain in self.uncertain:
             self._settle(uncertain)
         return PlanResult(self._records(), self.notes, dict(sorted(self.ignored.items())),
@@ -395,7 +399,7 @@ class Builder:
             why = self.invalid(inst, exc)
             name = inst.values.get("resource_type")
             if isinstance(name, str) and name:
-                sub.pricings.declare(child_key(mapping.PRICINGS, name), {
+                sub.children.declare(child_key(mapping.PRICINGS, name), {
                     "name": name, "type": mapping.PRICINGS,
                     "properties": {"pricingTier": Unknown(f"{inst.address}.tier", why)}}, inst.address)
             else:
@@ -416,7 +420,30 @@ class Builder:
         known = inst.values.get("id")
         declared = f"{sub.resource_id}/providers/{mapping.PRICINGS}/{name}"
         child["id"] = known if isinstance(known, str) else declared
-        sub.pricings.declare(child_key(mapping.PRICINGS, name), child, inst.address)
+        sub.children.declare(child_key(mapping.PRICINGS, name), child, inst.address)
+
+
+    # -- security contacts ------------------------------------------------------------------
+    def _contact(self, inst: Instance) -> None:
+        """A security contact of the subscription, in the 2017-08-01-preview shape the provider
+        sends (see policyengine/sources/terraform/mapping.py)."""
+        sub = self.subscriptions.of(inst)
+        sub.line = sub.line or inst.line
+        child: dict[str, Any] = {"type": mapping.CONTACTS}
+        try:
+            self._apply(inst, mapping.CONTACT, inst.values, child)
+        except InputError as exc:
+            sub.unread.setdefault(mapping.CONTACTS.lower(), self.invalid(inst, exc))
+            return
+        name = child.setdefault("name", mapping.CONTACT_NAME)
+        if not isinstance(name, str):
+            why = name.reason if isinstance(name, Unknown) else KNOWN_AFTER_APPLY
+            sub.unread[mapping.CONTACTS.lower()] = f"{inst.address} declares a security contact named {why}"
+            return
+        known = inst.values.get("id")
+        declared = f"{sub.resource_id}/providers/{mapping.CONTACTS}/{name}"
+        child["id"] = known if isinstance(known, str) else declared
+        sub.children.declare(child_key(mapping.CONTACTS, name), child, inst.address)
 
 
 _SERVER_ARM_TYPES = frozenset(kind.arm_type.lower() for kind in mapping.SERVERS.values())
@@ -431,7 +458,8 @@ def _role(inst: Instance) -> str | None:
         return "server"
     if tf_type in mapping.CHILDREN:
         return "child"
-    return {mapping.PRICING_TYPE: "pricing", mapping.THREAT_PROTECTION_TYPE: "threat"}.get(tf_type)
+    return {mapping.PRICING_TYPE: "pricing", mapping.THREAT_PROTECTION_TYPE: "threat",
+            mapping.CONTACT_TYPE: "contact"}.get(tf_type)
 
 
 def _last_type(arm_type: str) -> str:

@@ -26,6 +26,11 @@ the ARM request, which is what Azure ends up holding):
   https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/security_center_subscription_pricing
   (deleting it resets the tier to Free).
 
+* ``azurerm_security_center_contact`` (``email``, ``phone``, ``alert_notifications``,
+  ``alerts_to_admins``, ``name`` default ``default1``): the subscription's security contact in
+  the 2017-08-01-preview shape (``alertNotifications``/``alertsToAdmins`` ``On``/``Off``);
+  https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/security_center_contact
+
 Sensitive attributes (passwords, the alert policy's storage key) are mapped nowhere.
 """
 
@@ -41,6 +46,7 @@ from policyengine.unknown import Unknown
 FLEXIBLE = "Microsoft.DBforPostgreSQL/flexibleServers"
 SINGLE = "Microsoft.DBforPostgreSQL/servers"
 PRICINGS = "Microsoft.Security/pricings"
+CONTACTS = "Microsoft.Security/securityContacts"
 
 
 class Malformed(Exception):
@@ -78,6 +84,13 @@ def enabled(value: Any) -> str:
     if not isinstance(value, bool):
         raise Malformed("expected true or false")
     return "Enabled" if value else "Disabled"
+
+
+def on_off(value: Any) -> str:
+    """A boolean attribute the provider sends as ``On``/``Off``."""
+    if not isinstance(value, bool):
+        raise Malformed("expected true or false")
+    return "On" if value else "Off"
 
 
 def text(value: Any) -> str:
@@ -187,6 +200,18 @@ FIREWALL_RULE = (
     field("properties.endIpAddress", "end_ip_address", text),
 )
 
+#: azurerm_security_center_contact, sent in the 2017-08-01-preview shape (its ``name`` defaults
+#: to ``default1``):
+#: https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/security_center_contact
+CONTACT = (
+    field("name", "name", text),
+    field("properties.email", "email", text),
+    field("properties.phone", "phone"),
+    field("properties.alertNotifications", "alert_notifications", on_off),
+    field("properties.alertsToAdmins", "alerts_to_admins", on_off),
+)
+CONTACT_NAME = "default1"
+
 PRICING = (
     field("name", "resource_type", text),
     field("properties.pricingTier", "tier", text),
@@ -256,6 +281,7 @@ CHILDREN: dict[str, ChildKind] = {
 }
 
 PRICING_TYPE = "azurerm_security_center_subscription_pricing"
+CONTACT_TYPE = "azurerm_security_center_contact"
 #: Microsoft.Security/advancedThreatProtectionSettings on any resource (``target_resource_id``):
 #: https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/advanced_threat_protection
 THREAT_PROTECTION_TYPE = "azurerm_advanced_threat_protection"

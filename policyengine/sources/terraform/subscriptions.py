@@ -50,19 +50,20 @@ class Children:
 
 @dataclass
 class Subscription:
-    """One subscription of the plan: the Defender pricings declared in it, and why its
-    pricings cannot all be told (a pricing whose ``resource_type`` is known after apply)."""
+    """One subscription of the plan: the subscription-scope resources declared in it (Defender
+    pricings, security contacts), and why its pricings cannot all be told (a pricing whose
+    ``resource_type`` is known after apply)."""
 
     key: str
     label: str
     id: str | Unknown
-    pricings: Children = field(default_factory=Children)
+    children: Children = field(default_factory=Children)
     unread: dict[str, str] = field(default_factory=dict)
     line: int = 0
 
     @property
     def declares(self) -> bool:
-        return bool(self.pricings.items or self.unread)
+        return bool(self.children.items or self.unread)
 
     @property
     def resource_id(self) -> str:
@@ -71,7 +72,7 @@ class Subscription:
     def record(self, file: str) -> Record:
         data = {"id": self.resource_id, "type": SUBSCRIPTION_ARM_TYPE, "subscriptionId": self.id}
         origin = Origin(file, self.line, SourceKind.DECLARED, address=self.label)
-        return Record(self.resource_id, SUBSCRIPTION_ARM_TYPE, data, origin, dict(self.pricings.items),
+        return Record(self.resource_id, SUBSCRIPTION_ARM_TYPE, data, origin, dict(self.children.items),
                       dict(self.unread))
 
 
