@@ -45,11 +45,11 @@ def test_examples_report_insecure_servers_with_file_and_line(cli: Callable[..., 
     assert ("PG-FLEX-002", "pg-legacy-app-2") in failing  # TLSv1.1, from the parameters file
     assert ("PG-SINGLE-001", "pg-single-legacy") in failing
     secure = [f for f in found if "pg-secure" in f["resource"]["id"]]
-    # What rests on the subscription (the Defender plan, its alert recipients) is unknown in a
-    # resource-group template; connection throttling and firewall rules do not apply to a
-    # PostgreSQL 18 server without public access.
+    # Its alert recipients are the subscription's, unknown in a resource-group template;
+    # connection throttling and firewall rules do not apply to a PostgreSQL 18 server without
+    # public access.
     verdicts = {f["rule"]["id"]: f["verdict"] for f in secure}
-    assert {verdicts.pop(r) for r in ("PG-FLEX-004", "PG-FLEX-017")} == {"unknown"}
+    assert verdicts.pop("PG-FLEX-017") == "unknown"
     assert {verdicts.pop(r) for r in ("PG-FLEX-008", "PG-FLEX-010", "PG-FLEX-011")} == {"not_applicable"}
     assert set(verdicts.values()) == {"pass"}
     for f in found:
