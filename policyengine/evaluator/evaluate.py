@@ -292,7 +292,8 @@ def _shown(resource: Any) -> Any:
     API version say nothing the path does not)."""
     if not isinstance(resource, dict):
         return resource
-    return {k: v for k, v in resource.items() if k.lower() in ("name", "properties")}
+    kept = {k.lower(): k for k in resource if k.lower() in ("name", "properties")}
+    return {kept[k]: resource[kept[k]] for k in ("name", "properties") if k in kept}
 
 
 def _compile_logic(node: ir.AllOf | ir.AnyOf, rule: ir.Rule) -> Check:
