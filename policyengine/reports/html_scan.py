@@ -151,7 +151,9 @@ def header(summary: Summary, context: ReportContext, *, subscriptions: Sequence[
                       f'{when.strftime("%Y-%m-%d %H:%M:%S")} UTC</time>'
                       + (f" (<code>{SOURCE_DATE_EPOCH}</code>)" if provenance.reproducible else "")),
         ("Result", f"{summary.failing} failing at or above severity {esc(summary.fail_on.label)}; "
-                   f"{exit_text(summary, context)}; the scan is "
+                   + (f"{summary.outside_gate} more from posture rules, which do not set the exit code; "
+                      if summary.outside_gate else "")
+                   + f"{exit_text(summary, context)}; the scan is "
                    + ("complete" if context.complete else '<strong>incomplete</strong>')),
     ]
     severities = "".join(f'<li class="sev-{s.label}"><span class="count" data-severity="{s.label}">{n}</span>'

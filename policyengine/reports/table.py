@@ -322,6 +322,8 @@ def _totals(summary: Summary, context: ReportContext, width: int) -> list[str]:
     ignored = sum(context.stats.ignored.values())
     what = "declared resources" if context.scan.source == "pre-deployment" else "rows"
     baselined = f" ({summary.baselined} more in the baseline)" if summary.baselined else ""
+    advisory = (f" {summary.outside_gate} more from posture rules, which set the exit code only with "
+                "--gate all." if summary.outside_gate else "")
+    failing = f"{summary.failing} failing at or above '{summary.fail_on.label}'{baselined}."
     return wrap(f"{summary.total()} verdicts on {sum(context.stats.resources.values())} resources "
-                f"from {context.stats.rows} {what} ({ignored} no rule needs). "
-                f"{summary.failing} failing at or above '{summary.fail_on.label}'{baselined}.", width)
+                f"from {context.stats.rows} {what} ({ignored} no rule needs). {failing}{advisory}", width)
