@@ -57,7 +57,7 @@ def test_an_export_with_the_rules_is_judged_and_the_fix_names_each_match(cli: Cl
     assert [r["name"] for r in evidence["actual"]] == ["any-azure", "any-azure-2", "office"]
     assert set(evidence["actual"][0]) == {"name", "properties"}
     assert azure["fix"].splitlines() == [
-        f"az postgres flexible-server firewall-rule delete --resource-group rg-a --name pg-a --rule-name {n} --yes"
+        f"az postgres flexible-server firewall-rule delete --resource-group rg-a --server-name pg-a --name {n} --yes"
         for n in ("any-azure", "any-azure-2")]
 
 
