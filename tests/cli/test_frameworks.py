@@ -65,9 +65,6 @@ def test_every_cis_control_a_bundled_rule_maps_to_is_defined() -> None:
                 assert set(controls) <= listed, f"{rule.id} maps {fid} {sorted(set(controls) - listed)}"
 
 
-@pytest.mark.xfail(strict=True, reason="PG-FLEX-010 (rules/, not this change's) maps CIS 3.0.0 5.2.7, "
-                   "a single-server logging control; the MITRE SAF profile numbers its control 5.2.5. "
-                   "Remove this mark once the rule is corrected.")
 def test_a_flexible_server_rule_maps_to_no_single_server_control() -> None:
     """CIS 3.0.0 titles its legacy recommendations "... for PostgreSQL single server": a rule
     on flexible servers mapped to one has the wrong number."""
