@@ -60,7 +60,7 @@ def test_no_contact_anywhere_is_the_owners_high_default_with_a_note(cli: Cli, az
         in evidence["note"]
     assert evidence["actual"][0]["properties"]["notificationsSources"] == [
         {"sourceType": "Alert", "minimalSeverity": "High"}]
-    assert finding["fix"].startswith("az security contact create --name default --subscription " + CRM)
+    assert finding["fix"].startswith("az security contact update --name default --subscription " + CRM)
     # The server with threat protection on now has alerts that reach nobody below High.
     crm_prod = next(r["id"].lower() for r in EXAMPLE_ROWS if r["name"] == "pg-crm-prod-01")
     assert verdicts(report)[("PG-FLEX-017", crm_prod)] == "fail"
