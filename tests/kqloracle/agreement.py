@@ -8,6 +8,7 @@ from typing import Any
 
 from policyengine import ir
 from policyengine.evaluator import evaluate
+from policyengine.ir import EVERY
 from policyengine.kql.plan import Plan, Query, RulePlan, build_plan
 from policyengine.records.model import SUBSCRIPTION_TYPE, Origin, Record
 from tests.kqloracle import ALL_READINGS, Readings, arg_row, execute
@@ -54,7 +55,12 @@ def rebuild(query: Query, row: Mapping[str, Any]) -> Record:
         if value is not None:
             put(data, path, value)
     children = {(rel.related_type.lower(), rel.name.lower()): bag for rel in query.related
-                if isinstance(bag := row.get(rel.column), dict)}
+                if rel.name != EVERY and isinstance(bag := row.get(rel.column), dict)}
+    for rel in query.related:  # every resource of a type: the client takes them from the bag
+        bag = row.get(rel.column)
+        if rel.name == EVERY and isinstance(bag, dict):
+            children.update({(rel.related_type.lower(), str(item["name"]).lower()): item for item in bag.values()
+                             if isinstance(item, dict) and str(item.get("type", "")).lower() == rel.related_type.lower()})
     origin = Origin("(Resource Graph)")
     rid = str(row["id"])
     if query.resource_type.lower() == SUBSCRIPTION_TYPE:
