@@ -73,7 +73,14 @@ def wrap_command(command: str, width: int, first: str = "", indent: str = "    "
     stands whole on its own line."""
     lines: list[str] = []
     line, empty = first, True
-    for word in _groups(shell_words(command)):
+    groups: list[str] = []
+    for group in _groups(shell_words(command)):
+        # An option whose value would not fit beside it on a line of its own goes on two.
+        if group.startswith("-") and len(indent) + len(group) + 2 > width:
+            groups += group.split(" ", 1)
+        else:
+            groups.append(group)
+    for word in groups:
         if not empty and len(line) + 1 + len(word) + 2 > width:
             lines.append(line + " \\")
             line = indent + word
