@@ -57,8 +57,8 @@ def _show(rule: Rule, width: int) -> None:
         out.append("  related:")
         for rel in rule.related:
             default = f", default {json.dumps(rel.default)}" if rel.default is not None else ""
-            out += wrap(f"{rel.name}: {rel.type} '{rel.resource_name}' ({rel.scope.value}{default})",
-                        width, "    ", " " * 6)
+            what = f"every {rel.type}" if rel.is_list else f"{rel.type} '{rel.resource_name}'"
+            out += wrap(f"{rel.name}: {what} ({rel.scope.value}{default})", width, "    ", " " * 6)
     out.append(f"  tests:       {len(rule.tests)}")
     print("\n".join(out))
 

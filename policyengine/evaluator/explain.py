@@ -123,6 +123,8 @@ def _related(record: Record, rel: ir.Related) -> RelatedState:
         state = "default assumed"
     elif resolved.data is MISSING:
         state = "absent"
+    elif isinstance(resolved.data, list):
+        state = f"{len(resolved.data)} found"
     else:
         state = "found"
     return RelatedState(rel.name, rel.type, rel.resource_name, state, resolved.note)
@@ -148,7 +150,9 @@ def render(explanation: Explanation) -> str:
         lines.append("related:")
         for rel in explanation.related:
             note = f" — {rel.note}" if rel.note else ""
-            lines.append(f"  {rel.name}: {rel.type} '{rel.resource_name}': {rel.state}{note}")
+            every = rel.resource_name == ir.EVERY
+            what = f"every {rel.type}" if every else f"{rel.type} '{rel.resource_name}'"
+            lines.append(f"  {rel.name}: {what}: {rel.state}{note}")
     return "\n".join(lines) + "\n"
 
 
