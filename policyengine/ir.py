@@ -135,6 +135,12 @@ class Related:
     def is_list(self) -> bool:
         return self.resource_name == EVERY
 
+    @property
+    def shown(self) -> str:
+        """``configurations 'require_secure_transport'``, ``every firewallRules``."""
+        kind = self.type.split("/", 1)[1]
+        return f"every {kind.rsplit('/', 1)[-1]}" if self.is_list else f"{kind} '{self.resource_name}'"
+
 
 #: The name of a related entry that stands for every resource of its type (no ARM name has a
 #: ``*``): rules read them as an array, with ``count``.
