@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="FORMAT", help=f"report format: {', '.join(FORMATS)} (default: from the "
                          "--output file's extension, else table); repeatable, each with its own --output")
     reports.add_argument("--output", "-o", metavar="FILE", action="append", default=[],
-                         help="write the report of the matching --format here (default stdout); "
+                         help="write the report of the matching --format here (default, or -: stdout); "
                          ".json .sarif .xml .csv .md .html .sh .txt choose the format when --format "
                          "is not given")
     reports.add_argument("--fail-on", type=str.lower, choices=SEVERITIES, default=None, metavar="SEVERITY",

@@ -76,6 +76,7 @@ class Destination:
     ``stream``). Raises :class:`UsageError` when it cannot be opened."""
 
     def __init__(self, file: str | None, *, stream: bool = False, what: str = "the report") -> None:
+        file = None if file == STDOUT else file
         self.file = file
         self.what = what
         self.name = file if file is not None else "standard output"
@@ -258,6 +259,10 @@ EXTENSIONS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".csv": "csv"
 _ANY = frozenset({".txt", ".log", ".out"})
 
 
+#: ``-o -``: standard output, as for most command-line tools (never a file named ``-``).
+STDOUT = "-"
+
+
 def format_of(file: str) -> str | None:
     """The format a file's name asks for, or None when its extension names none."""
     name = file.lower()
@@ -273,7 +278,7 @@ def pair(formats: Sequence[str], files: Sequence[str]) -> list[Output]:
     file's extension (``--format json -o r.sarif``) is a usage error."""
     outputs = []
     for i in range(max(len(formats), len(files), 1)):
-        file = files[i] if i < len(files) else None
+        file = files[i] if i < len(files) and files[i] != STDOUT else None
         implied = format_of(file) if file is not None else None
         if i < len(formats):
             given = formats[i]

@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from policyengine.loading.rules import load_rules
 from tests.conftest import Result
 
@@ -52,3 +54,9 @@ def test_the_configuration_file_sets_the_gate(cli: Cli, tmp_path: Path) -> None:
     config.write_text("apiVersion: policyengine/v1\nkind: Config\ngate: some\n", "utf-8")
     wrong = cli("scan", "--rule", "tag:posture", "-q", "--config", str(config))
     assert wrong.code == 2 and "gate" in wrong.err
+
+
+def test_dash_as_the_output_is_standard_output(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("scan", "--rule", "PG-SUB-001", "-f", "json", "-o", "-")
+    assert json.loads(result.out)["findings"] and not (tmp_path / "-").exists()
