@@ -433,7 +433,7 @@ def test_scanning_shows_the_real_baseline_line(cli: Cli, tmp_path: Path) -> None
     assert cli("scan", "-o", str(baseline)).code == 1
     result = cli("scan", "--baseline", str(baseline), "-q")
     assert result.code == 0
-    quoted = re.search(r"\(`(0 failing at or above 'info' \(16\n?\s*more in the baseline\))`", SCANNING.read_text("utf-8"))
+    quoted = re.search(r"\(`(0 failing at or above 'info' \(82\n?\s*more in the baseline\))`", SCANNING.read_text("utf-8"))
     assert quoted is not None
     assert " ".join(quoted.group(1).split()) in " ".join(result.out.split())
 
@@ -447,7 +447,7 @@ def test_azure_policy_shows_the_real_export(cli: Cli, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     text = POLICY.read_text("utf-8")
     result = cli("export", "azure-policy", "-o", "policy-definitions/")
-    assert result.code == 0 and len(list((tmp_path / "policy-definitions").glob("*.json"))) == 9
+    assert result.code == 0 and len(list((tmp_path / "policy-definitions").glob("*.json"))) == 14
     assert result.err == block_after(text, "The first command, on the bundled rules")
     refused = cli("export", "azure-policy", "--rule", "PG-FLEX-001", "--effect", "deny")
     assert refused.code == 2 and refused.out == ""

@@ -147,10 +147,42 @@ def test_resourcemodules_test_templates_a_nested_parameter_breaking_max_length_r
         assert "with the resources of its nested template" in error["message"]
         (server,) = found.verdicts(rel).values()
         assert server == {"PG-FLEX-001": "pass", "PG-FLEX-002": "pass", "PG-FLEX-003": "fail",
-                          "PG-FLEX-004": "unknown"}
+                          "PG-FLEX-004": "unknown", **RESOURCEMODULES_POSTURE[kind]}
     assert found.errors_in("resourcemodules/flexibleServers/.test/min/deploy.test.json") == []
     assert found.verdicts("resourcemodules/flexibleServers/.test/min/deploy.test.json") == {
-        "flexibleServers/<<namePrefix>>dfpsfsmin001": DEFAULTS}
+        "flexibleServers/<<namePrefix>>dfpsfsmin001": {**DEFAULTS, **RESOURCEMODULES_POSTURE["min"]}}
+
+
+# The posture and alert rules on the three ResourceModules test servers. The module
+# (resourcemodules/flexibleServers .test/*/deploy.test.json, its nested "-test-" deployment)
+# sets no logging parameter, no connection_throttle.enable, no logfiles.retention_days and no
+# password_encryption (only log_min_messages and autovacuum_naptime), and no authConfig: the
+# logging parameters take their default on (PG-FLEX-005..007 pass), throttling its default off
+# and retention its default 3 days (PG-FLEX-008, -009 fail), Entra authentication is disabled
+# (PG-FLEX-013 fails), and the alert recipients belong to the subscription (PG-FLEX-017 unknown,
+# as PG-FLEX-004). What differs:
+#   min: version the module's default "13" (extended support: PG-FLEX-015 fails; md5 is 13's
+#     default: PG-FLEX-016 fails), geoRedundantBackup the default Disabled (PG-FLEX-014 fails),
+#     no delegated subnet so network is null(): public access (PG-FLEX-012 fails), and no
+#     firewall rule (PG-FLEX-010, -011 pass);
+#   private: version "13" too; geoRedundantBackup Enabled (PG-FLEX-014 passes); the delegated
+#     subnet is reference()d from another deployment, so whether network is set is known only
+#     at deployment (PG-FLEX-012 unknown, and PG-FLEX-010/-011, which apply to public access,
+#     unknown);
+#   public: version "14" (standard support until 2026-12-11: PG-FLEX-015 passes; scram-sha-256
+#     is 14's default: PG-FLEX-016 passes), geoRedundantBackup Enabled, firewall rules
+#     AllowAllWindowsAzureIps 0.0.0.0-0.0.0.0 (PG-FLEX-010 fails) and two private ranges
+#     (PG-FLEX-011 passes), and network null() with them (public access: PG-FLEX-012 fails).
+_MODULE_POSTURE = {"PG-FLEX-005": "pass", "PG-FLEX-006": "pass", "PG-FLEX-007": "pass", "PG-FLEX-008": "fail",
+                   "PG-FLEX-009": "fail", "PG-FLEX-013": "fail", "PG-FLEX-017": "unknown"}
+RESOURCEMODULES_POSTURE = {
+    "min": {**_MODULE_POSTURE, "PG-FLEX-010": "pass", "PG-FLEX-011": "pass", "PG-FLEX-012": "fail",
+            "PG-FLEX-014": "fail", "PG-FLEX-015": "fail", "PG-FLEX-016": "fail"},
+    "private": {**_MODULE_POSTURE, "PG-FLEX-010": "unknown", "PG-FLEX-011": "unknown", "PG-FLEX-012": "unknown",
+                "PG-FLEX-014": "pass", "PG-FLEX-015": "fail", "PG-FLEX-016": "fail"},
+    "public": {**_MODULE_POSTURE, "PG-FLEX-010": "fail", "PG-FLEX-011": "pass", "PG-FLEX-012": "fail",
+               "PG-FLEX-014": "pass", "PG-FLEX-015": "pass", "PG-FLEX-016": "pass"},
+}
 
 
 # A flexible server that declares no parameter and no ATP setting: require_secure_transport and
@@ -186,9 +218,17 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
             "PG-FLEX-001": "unknown", "PG-FLEX-002": "unknown", "PG-FLEX-003": "unknown", "PG-FLEX-004": "unknown"}},
     # The security-center pattern's default plan list sets OpenSourceRelationalDatabases to Free.
     "avm/ptn-security-center/main.json": {"/subscriptions/[subscription().subscriptionId]": {"PG-SUB-001": "fail"}},
-    "quickstarts/flexible-postgresql-with-aad/azuredeploy.json": {"flexibleServers/GEN-UNIQUE": DEFAULTS},
-    "quickstarts/flexible-postgresql-with-vnet/azuredeploy.json": {"flexibleServers/[parameters('serverName')]":
-                                                                   DEFAULTS},
+    # The Entra quickstart: authConfig.activeDirectoryAuth from isActiveDirectoryAuthEnabled
+    # (default Enabled), no network section (public access), geoRedundantBackup default
+    # Disabled, postgresqlVersion default "14" (so scram-sha-256 by default).
+    "quickstarts/flexible-postgresql-with-aad/azuredeploy.json": {"flexibleServers/GEN-UNIQUE": {
+        **DEFAULTS, "PG-FLEX-012": "fail", "PG-FLEX-013": "pass", "PG-FLEX-014": "fail", "PG-FLEX-015": "pass",
+        "PG-FLEX-016": "pass"}},
+    # The VNet quickstart: its delegated subnet is built from a reference() to the DNS zone link,
+    # known only at deployment (PG-FLEX-012 unknown); no authConfig; version "14".
+    "quickstarts/flexible-postgresql-with-vnet/azuredeploy.json": {"flexibleServers/[parameters('serverName')]": {
+        **DEFAULTS, "PG-FLEX-012": "unknown", "PG-FLEX-013": "fail", "PG-FLEX-014": "fail", "PG-FLEX-015": "pass",
+        "PG-FLEX-016": "pass"}},
     # PSRule's examples: a single server with SSL and TLS 1.2, a flexible server with defaults;
     # a Defender template with OpenSourceRelationalDatabases Standard.
     "psrule/docs-examples/postgresql.json": {

@@ -65,8 +65,8 @@ def test_rules_are_chosen_by_id_comma_and_glob(cli: Cli) -> None:
     assert _rules_run(cli, "--rule", "pg-flex-00[12]") == ["PG-FLEX-001", "PG-FLEX-002"]
     assert _rules_run(cli, "--rule", "PG-SUB-001,PG-SINGLE-001", "--rule", "pg-flex-004") == \
         ["PG-FLEX-004", "PG-SINGLE-001", "PG-SUB-001"]
-    assert _rules_run(cli, "--rule", "PG-FLEX-*", "--skip-rule", "PG-FLEX-003,pg-flex-004") == \
-        ["PG-FLEX-001", "PG-FLEX-002"]
+    assert _rules_run(cli, "--rule", "PG-FLEX-00?", "--skip-rule", "PG-FLEX-003,pg-flex-004") == \
+        ["PG-FLEX-001", "PG-FLEX-002", "PG-FLEX-005", "PG-FLEX-006", "PG-FLEX-007", "PG-FLEX-008", "PG-FLEX-009"]
     assert "PG-SINGLE-001" not in _rules_run(cli, "--skip-rule", "PG-SINGLE-*")
 
 

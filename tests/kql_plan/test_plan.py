@@ -4,6 +4,7 @@ columns only where the data is all in Resource Graph, diagnostics for what KQL c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def test_capabilities_and_arm_reads() -> None:
     reads = {r.related_type: (r.method, r.names, r.urls()) for r in flex.arm_reads}
     # one LIST of configurations per server serves every parameter of every rule
     assert reads["Microsoft.DBforPostgreSQL/flexibleServers/configurations"] == (
-        "list", ("require_secure_transport", "ssl_min_protocol_version"),
+        "list", ("require_secure_transport", "ssl_min_protocol_version", "log_checkpoints", "log_connections",
+                 "log_disconnections", "connection_throttle.enable", "logfiles.retention_days", "password_encryption"),
         ["{parentId}/configurations?api-version=2024-08-01"])
     assert reads["Microsoft.DBforPostgreSQL/flexibleServers/advancedThreatProtectionSettings"][2] == [
         "{parentId}/advancedThreatProtectionSettings/Default?api-version=2024-08-01"]
@@ -69,8 +71,11 @@ def test_compile_command(cli: Callable[..., Result], write: Callable[[str, str],
     summary = cli("compile", "--summary").out
     assert '["PG-SINGLE-001 fail"] = countif(["verdict PG-SINGLE-001"] == "fail")' in summary
     assert "// Microsoft.Resources/subscriptions (resourcecontainers)" in summary
-    # no flexible-server rule has its verdict in ARG (their data needs ARM reads)
-    assert "// Microsoft.DBforPostgreSQL/flexibleServers" not in summary
+    # only the flexible-server rules on the server's own properties have their verdict in ARG;
+    # the others' data needs ARM reads
+    flexible = summary.split("// Microsoft.DBforPostgreSQL/flexibleServers (resources)\n", 1)[1].split("\n// Microsoft.", 1)[0]
+    in_arg = sorted(set(re.findall(r'\["(PG-FLEX-\d+) fail"\]', flexible)))
+    assert in_arg == ["PG-FLEX-012", "PG-FLEX-013", "PG-FLEX-014", "PG-FLEX-015"]
     write("mine/pna.yaml", rule_text("""
         resource: Microsoft.DBforPostgreSQL/flexibleServers
         condition: {field: properties.network.publicNetworkAccess, equals: Disabled}

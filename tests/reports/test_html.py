@@ -277,7 +277,10 @@ def test_the_header_says_what_an_auditor_files(example: Rendered) -> None:
     assert facts["Tool"] == f"policyengine {__version__}"
     assert f"sha256:{rules_digest(load_rules([]))[:16]}</span>" in facts["Rules"]
     summary = example.doc["summary"]
-    assert facts["Result"].startswith(f"{summary['failing']} failing at or above severity info; exit code 1")
+    posture = {r["id"] for r in example.doc["rules"] if "posture" in r["tags"]}
+    posture_failing = sum(1 for f in example.doc["findings"] if f["verdict"] == "fail" and f["rule"]["id"] in posture)
+    assert facts["Result"].startswith(f"{summary['failing']} failing at or above severity info; {posture_failing} more "
+                                      "from posture rules, which do not set the exit code; exit code 1")
     severity = {r["id"]: r["severity"] for r in example.doc["rules"]}
     failing = Counter(severity[f["rule"]["id"]] for f in example.doc["findings"] if f["verdict"] == "fail")
     shown = dict(re.findall(r'data-severity="(\w+)">(\d+)<', facts["Failures by severity"]))
@@ -320,7 +323,7 @@ def test_rule_titles_label_the_chart(example: Rendered) -> None:
 
 def test_types_the_rules_read_are_not_listed_as_unread(example: Rendered) -> None:
     """An export holds server parameters and Defender plans the rules do not need: their types
-    are read (the rules read two parameters and one plan), and only other types are unread."""
+    are read (the rules read eight parameters and one plan), and only other types are unread."""
     ignored = example.doc["inputs"]["ignored"]
     assert ignored["microsoft.dbforpostgresql/flexibleservers/configurations"] > 0
     parser = parse(example.html)
@@ -330,7 +333,9 @@ def test_types_the_rules_read_are_not_listed_as_unread(example: Rendered) -> Non
     assert "microsoft.compute/virtualmachines" in unread and "microsoft.storage/storageaccounts" in unread
     assert ('<td class="mono">microsoft.dbforpostgresql/flexibleservers/configurations</td><td class="num">'
             f'{ignored["microsoft.dbforpostgresql/flexibleservers/configurations"]}</td>'
-            '<td class="mono">require_secure_transport, ssl_min_protocol_version</td>') in others
+            '<td class="mono">connection_throttle.enable, log_checkpoints, log_connections, log_disconnections, '
+            'logfiles.retention_days, password_encryption, require_secure_transport, ssl_min_protocol_version</td>'
+            ) in others
     assert '<td class="mono">microsoft.security/pricings</td>' in others
     assert parser.tags["table"] >= 2
     read = read_by_rules(load_rules([]))

@@ -44,8 +44,8 @@ def finding_rows(text: str) -> int:
 
 def test_the_heading_and_a_summary_row_per_rule() -> None:
     text = render(MarkdownReporter, estate())
-    assert text.startswith("## ❌ policyengine: 16 failing at or above `info`\n")
-    assert "Exit status **1**. 78 verdicts" in text
+    assert text.startswith("## ❌ policyengine: 25 failing at or above `info`\n")
+    assert "Exit status **1**. 276 verdicts" in text
     assert "| Rule | Severity | Title | Fail | Error | Unknown | Waived | Pass | N/A |" in text
     assert "| ❌ PG-FLEX-001 | high | Flexible servers accept only encrypted (TLS) connections | 3 | 0 | 2 | 0 | 9 | 1 |" \
         in text
@@ -57,7 +57,7 @@ def test_the_heading_and_a_summary_row_per_rule() -> None:
 def test_failing_findings_come_grouped_by_rule_with_evidence_location_and_fix() -> None:
     finding = first(estate(), Verdict.FAIL)
     text = render(MarkdownReporter, estate())
-    assert "### Failing (16)" in text
+    assert "### Failing (82)" in text
     group = text[text.index(f"#### {md_text(finding.rule.id)}:"):]
     # The rule's command for each failing resource, with its real names.
     fix = fix_command(finding)
@@ -76,7 +76,7 @@ def test_a_template_finding_is_located_by_file_line_and_column() -> None:
 def test_unknown_and_waived_findings_are_folded_away() -> None:
     accepted = waived(first(estate(), Verdict.FAIL))
     text = render(MarkdownReporter, [*estate(), accepted])
-    assert "<details><summary>Unknown: could not be judged (12)</summary>" in text
+    assert "<details><summary>Unknown: could not be judged (33)</summary>" in text
     assert "<details><summary>Waived (1)</summary>" in text
     assert "Sandbox: no customer data \\| \"accepted\" &lt;risk&gt;" in text
     assert text.count("<details>") == text.count("</details>") == 2
@@ -106,7 +106,7 @@ def test_baselined_failures_are_shown_and_said_not_to_count() -> None:
 def test_an_incomplete_scan_says_what_it_did_not_see() -> None:
     scan = ScanStatus("live", truncated=["microsoft.dbforpostgresql/servers"])
     text = render(MarkdownReporter, estate(), scan=scan)
-    assert text.startswith("## ⚠️ policyengine: incomplete scan; 16 failing")
+    assert text.startswith("## ⚠️ policyengine: incomplete scan; 25 failing")
     assert "- truncated: microsoft.dbforpostgresql/servers" in text
 
 

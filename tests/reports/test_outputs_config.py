@@ -98,7 +98,7 @@ def test_frameworks_lists_controls(cli: Callable[..., Result]) -> None:
 
 def test_quiet_table_shows_the_summary_only(cli: Callable[..., Result]) -> None:
     result = cli("scan", "--quiet")
-    assert result.out.startswith("severity ") and "16 failing" in result.out
+    assert result.out.startswith("severity ") and "25 failing" in result.out
     assert "Failing (" not in result.out and "Unknown (" not in result.out and "PG-FLEX-001" not in result.out
     assert result.err == ""
 

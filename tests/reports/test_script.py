@@ -62,9 +62,16 @@ def test_the_script_fixes_each_failure_once_per_subscription(cli: Callable[..., 
     assert [s[-1] for s in switches] == ["1e7b4c60-2a9f-4d35-8c18-93b5e0f6a2d4", "8c3f2a91-5d4e-4b7a-9e21-6f0c3d8a7b12",
                                          "d5a09e37-6c2b-48f1-a7e4-0b9c2f8d1e53"]
     fixes = [call for call in ran.calls if call[:2] != ["account", "set"]]
-    # 15 failures: the plan fix serves PG-SUB-001 and two PG-FLEX-004s, and the e-mail fix
-    # (PG-SINGLE-005) needs an address the input does not hold: commented out, not run.
-    assert len(fixes) == 15 - 2 - 1
+    # 81 failures. The original set's 15 give 12 commands: the plan fix serves PG-SUB-001 and
+    # two PG-FLEX-004s, and the e-mail fix (PG-SINGLE-005) needs an address the input does not
+    # hold: commented out, not run. The 4 firewall-rule failures (PG-FLEX-010, -011) give a
+    # delete each; the 9 alert-recipient failures (PG-FLEX-017, PG-SUB-002) one contact update
+    # per subscription, 2. The 53 posture failures of PG-FLEX-005..009 and -012..016 give 41:
+    # a geo-redundant backup (11) needs a new server's name and a major-version upgrade (1) a
+    # target version, so those 12 are commented out.
+    assert len(fixes) == (15 - 2 - 1) + 4 + 2 + (53 - 12)
+    assert "# az postgres flexible-server restore --resource-group rg-orders-prod --name <new-server>" in \
+        text.replace(" \\\n", " ")
     assert fixes.count(["security", "pricing", "create", "-n", "OpenSourceRelationalDatabases", "--tier",
                         "standard", "--subscription", "1e7b4c60-2a9f-4d35-8c18-93b5e0f6a2d4"]) == 1
     assert ["postgres", "flexible-server", "parameter", "set", "--resource-group", "rg-orders-staging",
