@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 WIDTHS = (1400, 1024, 800)
 #: The narrowest a finding's message may be, in CSS px (about 35 characters).
 READABLE = 250
-#: Copies of the example's resource groups in the bigger estate.
-COPIES = 12
+#: Copies of the example's resource groups in the bigger estate: about 110 findings to attend to
+#: each (with the posture rules), so four stay within the 500 rows the screen draws at first.
+COPIES = 4
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,10 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     grouped = [r for r in data if "/resourcegroups/" in r["id"].lower()]
     rows = [r for r in data if r not in grouped]
     for copy in range(COPIES):
-        text = json.dumps(grouped).replace("/resourceGroups/rg-", f"/resourceGroups/rg-c{copy:02}-")
+        # Any case: RG-Analytics-Prod's server names a subnet in rg-network, so a copy that kept
+        # its group would be the same server with other values, an input error.
+        text = re.sub("/resourceGroups/rg-", f"/resourceGroups/rg-c{copy:02}-", json.dumps(grouped),
+                      flags=re.IGNORECASE)
         rows += json.loads(text)
     export = folder / "estate.json"
     export.write_text(json.dumps({"count": len(rows), "data": rows}), encoding="utf-8")
@@ -184,5 +188,5 @@ def test_the_pdf_takes_a_sensible_number_of_pages(example: Rendered, big: Render
     """About a page for the header and summary, one per three or four findings, one per rule
     with failures (its remediation in full); before: 123 pages for the example, 1,301 for
     the bigger estate."""
-    assert pdf_pages(browser, example.path) <= 25
+    assert pdf_pages(browser, example.path) <= 25 + example.attention() // 3
     assert pdf_pages(browser, big.path) <= 25 + big.attention() // 3
