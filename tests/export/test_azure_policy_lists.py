@@ -26,18 +26,22 @@ def _rule(write: Write, spec: str) -> ir.Rule:
     return loaded
 
 
-def test_any_contact_with_an_address_is_auditifnotexists_at_subscription_scope(write: Write) -> None:
-    rule = _rule(write, """
+def _any_contact(write: Write, where: str) -> ir.Rule:
+    """A subscription rule: at least one security contact matches ``where``."""
+    return _rule(write, f"""
         resource: Microsoft.Resources/subscriptions
         related:
-          contacts: {type: Microsoft.Security/securityContacts, scope: subscription}
+          contacts: {{type: Microsoft.Security/securityContacts, scope: subscription}}
         condition:
           field: related.contacts
           count:
-            where: {field: "@.properties.email", notEquals: ""}
+            where: {where}
             greater: 0
         """)
-    document = export_rule(rule)
+
+
+def test_any_contact_with_an_address_is_auditifnotexists_at_subscription_scope(write: Write) -> None:
+    document = export_rule(_any_contact(write, '{field: "@.properties.email", notEquals: ""}'))
     assert_valid(document)
     details = document["properties"]["policyRule"]["then"]["details"]
     assert details["type"] == "Microsoft.Security/securityContacts" and "name" not in details
@@ -70,15 +74,6 @@ def test_none_matching_is_reported_with_the_way_azure_policy_says_it(write: Writ
 
 
 def test_an_element_property_without_a_known_alias_is_reported(write: Write) -> None:
-    rule = _rule(write, """
-        resource: Microsoft.Resources/subscriptions
-        related:
-          contacts: {type: Microsoft.Security/securityContacts, scope: subscription}
-        condition:
-          field: related.contacts
-          count:
-            where: {field: "@.properties.emails", notEquals: ""}
-            greater: 0
-        """)
+    rule = _any_contact(write, '{field: "@.properties.emails", notEquals: ""}')
     with pytest.raises(Unsupported, match=r"@\.properties\.emails: no Azure Policy alias"):
         export_rule(rule)

@@ -390,9 +390,7 @@ class Builder:
 
     # -- pricings ---------------------------------------------------------------------------
     def _pricing(self, inst: Instance) -> None:
-        sub = self.subscriptions.of(inst)
-        sub.line = sub.line or inst.line
-        child: dict[str, Any] = {"type": mapping.PRICINGS}
+        sub, child = self._in_subscription(inst, mapping.PRICINGS)
         try:
             self._apply(inst, mapping.PRICING, inst.values, child)
         except InputError as exc:
@@ -417,19 +415,13 @@ class Builder:
             self.note(inst, "its resource_type is not known before apply; "
                             "its subscription's pricings are unknown")
             return
-        known = inst.values.get("id")
-        declared = f"{sub.resource_id}/providers/{mapping.PRICINGS}/{name}"
-        child["id"] = known if isinstance(known, str) else declared
-        sub.children.declare(child_key(mapping.PRICINGS, name), child, inst.address)
-
+        self._declare(sub, inst, name, child)
 
     # -- security contacts ------------------------------------------------------------------
     def _contact(self, inst: Instance) -> None:
         """A security contact of the subscription, in the 2017-08-01-preview shape the provider
         sends (see policyengine/sources/terraform/mapping.py)."""
-        sub = self.subscriptions.of(inst)
-        sub.line = sub.line or inst.line
-        child: dict[str, Any] = {"type": mapping.CONTACTS}
+        sub, child = self._in_subscription(inst, mapping.CONTACTS)
         try:
             self._apply(inst, mapping.CONTACT, inst.values, child)
         except InputError as exc:
@@ -440,10 +432,22 @@ class Builder:
             why = name.reason if isinstance(name, Unknown) else KNOWN_AFTER_APPLY
             sub.unread[mapping.CONTACTS.lower()] = f"{inst.address} declares a security contact named {why}"
             return
+        self._declare(sub, inst, name, child)
+
+    # -- subscription-scope resources -------------------------------------------------------
+    def _in_subscription(self, inst: Instance, arm_type: str) -> tuple[Subscription, dict[str, Any]]:
+        """The subscription ``inst`` lands in (its first line is where the record points) and
+        the child of ``arm_type`` to fill."""
+        sub = self.subscriptions.of(inst)
+        sub.line = sub.line or inst.line
+        return sub, {"type": arm_type}
+
+    @staticmethod
+    def _declare(sub: Subscription, inst: Instance, name: str, child: dict[str, Any]) -> None:
         known = inst.values.get("id")
-        declared = f"{sub.resource_id}/providers/{mapping.CONTACTS}/{name}"
-        child["id"] = known if isinstance(known, str) else declared
-        sub.children.declare(child_key(mapping.CONTACTS, name), child, inst.address)
+        arm_type = str(child["type"])
+        child["id"] = known if isinstance(known, str) else f"{sub.resource_id}/providers/{arm_type}/{name}"
+        sub.children.declare(child_key(arm_type, name), child, inst.address)
 
 
 _SERVER_ARM_TYPES = frozenset(kind.arm_type.lower() for kind in mapping.SERVERS.values())
