@@ -17,6 +17,7 @@ so evaluating a record does no dispatch on node types and no lookups in the oper
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.operators import OPERATORS, OperandError, presence_holds, specialize
 from policyengine.paths import MISSING, FieldPath, lookup
 from policyengine.records.model import SUBSCRIPTION_TYPE, Record, assumed_note
-from policyengine.unknown import Unknown, contains_unknown
+from policyengine.unknown import Unknown, contains_unknown, jsonable
 
 PASS, FAIL, UNKNOWN = Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN
 _ON_MISSING = {ir.OnMissing.PASS: PASS, ir.OnMissing.FAIL: FAIL, ir.OnMissing.UNKNOWN: UNKNOWN}
@@ -250,6 +251,8 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
     spec = rule.related_named(node.path.related_name) if node.path.is_related else None
     # Every related resource of a type (a server's firewall rules): the evidence names them.
     every = spec is not None and spec.is_list and len(node.path.segments) == 2
+    # A rule that wants one of them to match (count greater than 0) says why none did.
+    wants_one = node.op in ("greater", "greaterOrEquals") and not predicate(0, expected, True)
 
     def check(ctx: Context, element: Any) -> Outcome:
         value, observed, note = get(ctx, element)
@@ -265,18 +268,23 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
             raise RuleError(f"{text}: count needs an array, found {type(value).__name__}")
         matched = uncertain = 0
         names: list[str] = []
+        misses: list[str] = []
         for item in items:
-            verdict = PASS if where is None else where(ctx, item)[0]
+            verdict, seen = (PASS, []) if where is None else where(ctx, item)
             matched += verdict is PASS
             uncertain += verdict is UNKNOWN
             if every and verdict is PASS:
                 names.append(str(item.get("name", "")) if isinstance(item, dict) else "")
+            elif every and verdict is FAIL and wants_one and len(misses) < SHOWN_MISSES:
+                misses.append(_miss(item, seen))
         # Undecided elements make the count a range; the verdict is known if both ends agree.
         low, high = predicate(matched, expected, True), predicate(matched + uncertain, expected, True)
         verdict = (PASS if low else FAIL) if low == high else UNKNOWN
         counted = f"{matched} matching" + (f", {uncertain} undecided" if uncertain else "")
         if names:
             counted += ": " + ", ".join(names)
+        if misses and not matched:
+            counted += "; " + "; ".join(misses)
         present = value is not MISSING
         if every and present:
             value = [_shown(item) for item in items]
@@ -285,6 +293,22 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
                                   tuple(names))]
 
     return check
+
+
+#: How many related resources that do not match a count's where the evidence explains.
+SHOWN_MISSES = 3
+
+
+def _miss(resource: Any, seen: list[Evidence]) -> str:
+    """Why one related resource does not match: the values it holds that fail (values it
+    lacks are left out: a resource of another API shape lacks the others' properties)."""
+    name = resource.get("name", "?") if isinstance(resource, dict) else "?"
+    held = [ev for ev in seen if ev.present and ev.outcome is FAIL]
+    if not held:
+        return f"{name} matches none of them"
+    reasons = ", ".join(f"{ev.path} is {json.dumps(jsonable(ev.actual), ensure_ascii=False)} "
+                        f"(expected: {ev.expected})" for ev in held)
+    return f"{name} does not: {reasons}"
 
 
 def _shown(resource: Any) -> Any:

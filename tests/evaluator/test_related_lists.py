@@ -143,3 +143,17 @@ def test_a_terraform_security_contact_is_judged_in_the_shape_the_provider_sends(
     assert finding["verdict"] == "fail"
     assert finding["evidence"][0]["actual"] == [{"name": "default1", "properties": {
         "email": "secops@contoso.com", "alertNotifications": "On", "alertsToAdmins": "On"}}]
+
+
+def test_a_count_that_wants_one_match_says_why_each_resource_does_not(cli: Cli, tmp_path: Path) -> None:
+    # The bundled example's production subscription: a contact in use that mails nobody.
+    result = cli("scan", "--rule", "PG-SUB-002", "-f", "json")
+    prod = next(f for f in json.loads(result.out)["findings"]
+                if f["resource"]["id"] == "/subscriptions/8c3f2a91-5d4e-4b7a-9e21-6f0c3d8a7b12")
+    (evidence,) = prod["evidence"]
+    # What the contact holds that fails, not the properties of the other API shapes it lacks.
+    assert evidence["note"] == (
+        '0 matching; default does not: @.properties.emails is "" (expected: matches the pattern ".*@.*"), '
+        '@.properties.notificationsByRole.state is "Off" (expected: equals "On"), '
+        "@.properties.notificationsByRole.roles is [] (expected: count is greater than 0)")
+    assert "matched" not in evidence
