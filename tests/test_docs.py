@@ -447,7 +447,7 @@ def test_azure_policy_shows_the_real_export(cli: Cli, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     text = POLICY.read_text("utf-8")
     result = cli("export", "azure-policy", "-o", "policy-definitions/")
-    assert result.code == 0 and len(list((tmp_path / "policy-definitions").glob("*.json"))) == 14
+    assert result.code == 0 and len(list((tmp_path / "policy-definitions").glob("*.json"))) == 15
     assert result.err == block_after(text, "The first command, on the bundled rules")
     refused = cli("export", "azure-policy", "--rule", "PG-FLEX-001", "--effect", "deny")
     assert refused.code == 2 and refused.out == ""
