@@ -286,13 +286,23 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
         if misses and not matched:
             counted += "; " + "; ".join(misses)
         present = value is not MISSING
+        where_set = site(ctx) if present else None
         if every and present:
             value = [_shown(item) for item in items]
+            if names and spec is not None:  # a template: where the first that matched is declared
+                where_set = _declared_at(ctx.record, spec, names[0]) or where_set
         return verdict, [Evidence(text, expected_text, value if present else None, present, verdict,
-                                  counted + (f"; {note}" if note else ""), site(ctx) if present else None,
-                                  tuple(names))]
+                                  counted + (f"; {note}" if note else ""), where_set, tuple(names))]
 
     return check
+
+
+def _declared_at(record: Record, rel: ir.Related, name: str) -> str | None:
+    """Where a template declares the related resource ``name`` of ``rel``'s type (None for
+    other sources)."""
+    holder = _holder(record, rel)
+    locate = holder.locate if holder is not None else None
+    return locate((rel.type.lower(), name.lower()), ("name",)) if locate is not None else None
 
 
 #: How many related resources that do not match a count's where the evidence explains.

@@ -274,6 +274,9 @@ def _template_fixes(group: list[Finding]) -> str:
         return ""
     parts = ["\n**In the template or plan:**\n"]
     for change in changes[:_SHOWN_FIXES]:
+        if not change.snippet:  # a removal: nothing to write
+            parts.append(f"\n- {md_text(change.where)}: {md_text(change.text)}\n")
+            continue
         block = md_code_block(change.snippet, change.language)
         parts.append(f"\n- {md_text(change.where)}: {md_text(change.text)}\n\n"
                      + "\n".join(f"  {line}" for line in block.splitlines()) + "\n")

@@ -105,7 +105,7 @@ class ScriptReporter:
             for finding in findings:
                 write(_declared_comment(finding))
             for change in changes:
-                write(_comment(f"  fix at {change.where}: {change.text}:"))
+                write(_comment(f"  fix at {change.where}: {change.text}" + (":" if change.snippet else "")))
                 for line in change.snippet.splitlines():
                     write(_comment(f"    {line}"))
         for finding in unfixed:

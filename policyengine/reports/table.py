@@ -271,7 +271,8 @@ def _template_fix(finding: Finding, width: int) -> list[str]:
     for change in template_fix(finding):
         snippet = [f"{_INDENT * 2}{terminal(line, one_line=True)}" for line in change.snippet.splitlines()]
         fits = all(len(line) <= width for line in snippet)
-        text = f"fix at {change.where}: {change.text}" + (":" if fits else
+        colon = ":" if snippet else ""  # a removal has nothing to write
+        text = f"fix at {change.where}: {change.text}" + (colon if fits else
                                                           f" ({_WIDE_SNIPPET.format(width=width)})")
         out += wrap(terminal(text, one_line=True), width, _INDENT, _INDENT + "  ")
         out += snippet if fits else []

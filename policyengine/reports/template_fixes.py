@@ -48,6 +48,7 @@ class Action(enum.StrEnum):
     SET = "set"          # change the value written at file:line:col
     ADD = "add"          # add the property (or attribute) to the resource declared at file:line
     DECLARE = "declare"  # declare the child resource next to the resource at file:line
+    REMOVE = "remove"    # delete the resource declared at file:line (one the rule wants none of)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ def template_fix(finding: Finding) -> tuple[Change, ...]:
     if finding.verdict is not Verdict.FAIL or finding.origin.kind is not ir.SourceKind.DECLARED:
         return ()
     failing = [e for e in finding.evidence if e.outcome is Verdict.FAIL]
+    removals = _removals(finding, failing)
+    if removals:
+        return removals
     targets = _targets(finding.rule)
     if not failing or any(e.path not in targets for e in failing):
         return ()
@@ -120,6 +124,41 @@ def template_fix(finding: Finding) -> tuple[Change, ...]:
         if change not in changes:
             changes.append(change)
     return tuple(changes)
+
+
+def _removals(finding: Finding, failing: list[Evidence]) -> tuple[Change, ...]:
+    """For a rule that wants none of a related type to match (no firewall rule open to every
+    Azure service): remove the one that matched, where the template declares it. Only when
+    every failing comparison is such a count and says where."""
+    changes: list[Change] = []
+    for evidence in failing:
+        count = _none_wanted(finding.rule, evidence.path)
+        site = parse_site(evidence.site) if evidence.site else None
+        if count is None or not evidence.matched or site is None:
+            return ()
+        rel = finding.rule.related_named(count.path.related_name)
+        assert rel is not None, "the loader checks related names"
+        names = ", ".join(f"'{n}'" for n in evidence.matched)
+        kind = rel.type.rsplit("/", 1)[-1]
+        changes.append(Change(Action.REMOVE, site[0], site[1], site[2], "", None,
+                              f"remove the {kind} {names} (declared here), which the rule wants none of",
+                              ""))
+    return tuple(changes)
+
+
+def _none_wanted(rule: ir.Rule, path: str) -> ir.Count | None:
+    """The count on ``path`` that wants no related resource to match, if the condition (through
+    ``allOf`` only) is one."""
+    node = rule.condition
+    pending: list[ir.Condition] = [node]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ir.AllOf):
+            pending += node.items
+        elif isinstance(node, ir.Count) and node.path.text == path and node.path.is_related and \
+                (node.op, node.value) in (("less", 1), ("equals", 0), ("lessOrEquals", 0)):
+            return node
+    return None
 
 
 def fix_lines(changes: tuple[Change, ...]) -> list[str]:

@@ -89,7 +89,16 @@ def test_a_template_is_judged_on_the_rules_it_declares(cli: Cli, tmp_path: Path)
     path.write_text(json.dumps(template, indent=1), "utf-8")
     found = by_rule(scan(cli, path)[1])
     assert found["PG-FLEX-011"]["verdict"] == "fail" and found["PG-FLEX-010"]["verdict"] == "pass"
-    assert found["PG-FLEX-011"]["evidence"][0]["matched"] == ["everyone"]
+    (evidence,) = found["PG-FLEX-011"]["evidence"]
+    assert evidence["matched"] == ["everyone"]
+    # Where the rule that matched is declared, and the fix: remove it there.
+    lines = path.read_text("utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if '"pg-t/everyone"' in text)
+    column = lines[line - 1].index('"pg-t/everyone"') + 1
+    assert evidence["site"] == f"{path}:{line}:{column}"
+    (change,) = found["PG-FLEX-011"]["fix"]["changes"]
+    assert change["action"] == "remove" and (change["file"], change["line"]) == (str(path), line)
+    assert change["text"] == "remove the firewallRules 'everyone' (declared here), which the rule wants none of"
 
 
 def test_a_terraform_firewall_rule_is_a_child_of_the_server_it_names(cli: Cli, tmp_path: Path) -> None:
