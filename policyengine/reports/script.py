@@ -130,9 +130,15 @@ class ScriptReporter:
                 write(_comment(f"{finding.rule.id} ({finding.rule.metadata.severity.label}) "
                                f"{finding.resource_id}: {finding.rule.metadata.title}"))
                 write(_comment(f"seen: {'; '.join(e.sentence() for e in finding.evidence)}"))
-            lines = wrap_command(terminal(command, one_line=True), WIDTH, "", "    ")
+            shown = terminal(command, one_line=True)
+            lines = wrap_command(shown, WIDTH, "", "    ")
             if unfilled(command):
                 write("# Not run: the input does not hold every value this command needs; fill them in.\n")
+                lines = [f"# {line}" for line in lines]
+            elif shown != command:
+                # A name with control characters is written escaped, which names another
+                # resource: the command is shown, never run as it stands.
+                write("# Not run: a value holds control characters, shown escaped here; check the name.\n")
                 lines = [f"# {line}" for line in lines]
             write("\n".join(lines) + "\n")
         for finding in without:

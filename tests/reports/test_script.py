@@ -110,3 +110,25 @@ def test_a_hostile_name_is_quoted_never_run(tmp_path: Path) -> None:
     assert ran.returncode == 0 and ran.leftovers == []
     assert ["postgres", "flexible-server", "parameter", "set", "--resource-group", evil, "--server-name", "pg",
             "--name", "require_secure_transport", "--value", "on"] in ran.calls
+
+
+def test_a_name_with_control_characters_is_shown_escaped_and_never_run(tmp_path: Path) -> None:
+    # A firewall rule named with an escape sequence: written as '\x1b' the command would name
+    # another rule, so it is commented out with the reason.
+    server = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
+              "Microsoft.DBforPostgreSQL/flexibleServers/pg")
+    estate = tmp_path / "estate.json"
+    estate.write_text(json.dumps([
+        {"id": server, "type": "microsoft.dbforpostgresql/flexibleservers", "name": "pg", "properties": {}},
+        {"id": f"{server}/firewallRules/any\x1b[31m", "name": "any\x1b[31m",
+         "type": "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules",
+         "properties": {"startIpAddress": "0.0.0.0", "endIpAddress": "0.0.0.0"}}]), encoding="utf-8")
+    out = tmp_path / "fix.sh"
+    done = subprocess.run([sys.executable, "-m", "policyengine", "scan", str(estate), "--rule", "PG-FLEX-010",
+                           "-o", str(out)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr  # a posture rule: reported, not gating
+    text = out.read_text("utf-8")
+    assert "\x1b" not in text
+    assert "# Not run: a value holds control characters, shown escaped here; check the name." in text
+    ran = run_script(text)
+    assert ran.returncode == 0 and ran.calls == []
