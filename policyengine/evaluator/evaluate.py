@@ -27,7 +27,7 @@ from policyengine import ir
 from policyengine.findings import Evidence, Finding, Verdict
 from policyengine.operators import OPERATORS, OperandError, presence_holds, specialize
 from policyengine.paths import MISSING, FieldPath, lookup
-from policyengine.records.model import SUBSCRIPTION_TYPE, Record, assumed_note
+from policyengine.records.model import SUBSCRIPTION_TYPE, Record, assumed_note, element_name, listed_key
 from policyengine.unknown import Unknown, contains_unknown, jsonable
 
 PASS, FAIL, UNKNOWN = Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN
@@ -91,7 +91,7 @@ def _every(holder: Record, rel: ir.Related) -> _Related:
         return _Related(MISSING, False, reason)
     found = sorted((name, data) for (kind, name), data in holder.children.items()
                    if kind == ltype and data is not None and name != ir.EVERY)
-    if found or (ltype, ir.EVERY) in holder.children:
+    if found or listed_key(ltype) in holder.children:
         notes = {note for _, data in found if (note := assumed_note(data)) is not None}
         return _Related([data for _, data in found], True, "; ".join(sorted(notes)) or None)
     if holder.origin.kind is ir.SourceKind.DECLARED and rel.scope is ir.Scope.CHILD:
@@ -274,7 +274,7 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
             matched += verdict is PASS
             uncertain += verdict is UNKNOWN
             if every and verdict is PASS:
-                names.append(str(item.get("name", "")) if isinstance(item, dict) else "")
+                names.append(element_name(item))
             elif every and verdict is FAIL and wants_one and len(misses) < SHOWN_MISSES:
                 misses.append(_miss(item, seen))
         # Undecided elements make the count a range; the verdict is known if both ends agree.
@@ -312,7 +312,7 @@ SHOWN_MISSES = 3
 def _miss(resource: Any, seen: list[Evidence]) -> str:
     """Why one related resource does not match: the values it holds that fail (values it
     lacks are left out: a resource of another API shape lacks the others' properties)."""
-    name = resource.get("name", "?") if isinstance(resource, dict) else "?"
+    name = element_name(resource) or "?"
     held = [ev for ev in seen if ev.present and ev.outcome is FAIL]
     if not held:
         return f"{name} matches none of them"

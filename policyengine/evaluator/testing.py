@@ -8,7 +8,7 @@ from typing import Any
 from policyengine import ir
 from policyengine.evaluator.evaluate import evaluate
 from policyengine.findings import Finding
-from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record
+from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, Origin, Record, element_name, listed_key
 
 TEST_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -45,10 +45,9 @@ def test_record(rule: ir.Rule, test: ir.RuleTest) -> Record:
         assert rel is not None, "the loader checks related names"
         target = children if rel.scope is ir.Scope.CHILD or is_subscription else sub_children
         if rel.is_list and isinstance(value, list):
-            target[(rel.key[0], ir.EVERY)] = None  # listed in full, even when empty
+            target[listed_key(rel.key[0])] = {}  # listed in full, even when empty
             for i, item in enumerate(value):
-                named = item.get("name") if isinstance(item, dict) else None
-                target[(rel.key[0], str(named or f"item{i}").lower())] = item
+                target[(rel.key[0], (element_name(item) or f"item{i}").lower())] = item
         else:
             target[rel.key] = value
     sid = str(data["id"]).split("/")[2] if str(data["id"]).count("/") >= 2 else TEST_SUBSCRIPTION

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import InputError, Span
-from policyengine.ir import EVERY
 from policyengine.records.graph import Children, Graph, Node, child_key
 from policyengine.records.model import (
     ANNOTATION,
@@ -52,6 +51,7 @@ from policyengine.records.model import (
     Record,
     assumed_note,
     id_has_type,
+    listed_key,
     listed_types,
     parent_id,
     pop_unread,
@@ -433,7 +433,7 @@ class Assembler:
         if orphans is not None:  # children that came first (checked for duplicates already)
             pending.children = orphans
         for listed_type in listed:  # listed in full: none of them in the input means none
-            pending.children.rows[(listed_type, EVERY)] = {}
+            pending.children.rows[listed_key(listed_type)] = {}
         return done
 
     def _attach(self, data: dict[str, Any], ltype: str, lid: str, where: Where) -> bool:

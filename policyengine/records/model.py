@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from policyengine.ir import SourceKind
+from policyengine.ir import EVERY, SourceKind
 from policyengine.unknown import Unknown, segment_text
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
@@ -38,7 +38,8 @@ class Record:
     """One resource as the evaluator sees it.
 
     ``children`` holds the related child resources found in the input (``None``: read, and
-    known not to exist); ``unread`` says, by
+    known not to exist; under :func:`listed_key`, every child of that type was listed, so
+    none in the input means none); ``unread`` says, by
     lower-case child type, why children of that type could not be read (a live scan's 403,
     say; ``*``: any type, for a server a template changes but does not deploy).
     ``subscription`` is the record of the resource's subscription, whose ``children``
@@ -113,6 +114,22 @@ def pop_unread(data: dict[str, Any]) -> dict[str, str]:
     if not isinstance(unread, dict):
         return {}
     return {str(k).lower(): str(v) for k, v in unread.items()}
+
+
+def listed_key(ltype: str) -> ChildKey:
+    """The key that says every child of the (lower-case) type ``ltype`` was listed."""
+    return (ltype, EVERY)
+
+
+def element_name(data: Any) -> str:
+    """A related resource's name: its ``name``, else the last segment of its id."""
+    if not isinstance(data, Mapping):
+        return ""
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        return name
+    rid = data.get("id")
+    return rid.rstrip("/").rsplit("/", 1)[-1] if isinstance(rid, str) else ""
 
 
 def listed_types(data: Mapping[str, Any]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policyengine.paths import Projection, project
-from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey
+from policyengine.records.model import SUBSCRIPTION_TYPE, ChildKey, listed_key
 
 
 class Keys(frozenset[ChildKey]):
@@ -17,7 +17,7 @@ class Keys(frozenset[ChildKey]):
     def __contains__(self, key: object) -> bool:
         if super().__contains__(key):
             return True
-        return isinstance(key, tuple) and len(key) == 2 and super().__contains__((key[0], "*"))
+        return isinstance(key, tuple) and len(key) == 2 and super().__contains__(listed_key(key[0]))
 
 
 @dataclass(frozen=True)

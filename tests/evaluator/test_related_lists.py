@@ -166,3 +166,15 @@ def test_a_count_that_wants_one_match_says_why_each_resource_does_not(cli: Cli, 
         '@.properties.notificationsByRole.state is "Off" (expected: equals "On"), '
         "@.properties.notificationsByRole.roles is [] (expected: count is greater than 0)")
     assert "matched" not in evidence
+
+
+def test_a_row_without_a_name_is_named_by_its_id(cli: Cli, tmp_path: Path) -> None:
+    # Exports from other tools may leave out "name": the id's last segment names the rule, so
+    # the evidence and the fix still say which one.
+    row = rule_row("NoNameRow", "0.0.0.0", "0.0.0.0")
+    del row["name"]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([SERVER_ROW, row]), "utf-8")
+    found = by_rule(scan(cli, path)[1])["PG-FLEX-010"]
+    assert found["evidence"][0]["matched"] == ["NoNameRow"]
+    assert found["fix"].endswith("--name NoNameRow --yes")

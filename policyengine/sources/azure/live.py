@@ -66,6 +66,16 @@ PLATFORM_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _unread(shell: dict[str, Any], ltype: str, why: str) -> dict[str, Any]:
+    """A subscription-scope row that could not be read: the rules on it say ``unknown``."""
+    return {**shell, ANNOTATION: {"unread": {ltype: why}}}
+
+
+def _assumed(shell: dict[str, Any], default: dict[str, Any], note: str) -> dict[str, Any]:
+    """A subscription-scope row made from the platform default, with the note for the evidence."""
+    return {**shell, "properties": dict(default), ANNOTATION: {"assumed": note}}
+
+
 def role_for(related_type: str) -> str:
     return ROLES.get(related_type.lower(), "Reader")
 
@@ -334,25 +344,19 @@ class LiveScan:
         except ArmAuthError:
             raise
         except ArmError as exc:
-            self.progress.done()
-            with self._lock:
-                self.status.unread_children += 1
-                if exc.status == 403:
-                    self.status.denied.append(Denied(what, f"/subscriptions/{subscription}",
-                                                     role_for(related.related_type)))
-            return [{**shell, ANNOTATION: {"unread": {ltype: f"not read: {exc}"}}}]
+            self._refused(exc, related.related_type, what, subscription)
+            return [_unread(shell, ltype, f"not read: {exc}")]
         self.progress.done()
         rows = [item for item in items if usable(item)]
         if len(rows) < len(items):
-            why = "not read: ARM listed items without a usable id"
-            return [{**shell, ANNOTATION: {"unread": {ltype: why}}}]
+            return [_unread(shell, ltype, "not read: ARM listed items without a usable id")]
         default = PLATFORM_DEFAULTS.get(ltype)
         if rows or default is None:
             return rows
         kind_name = related.related_type.rsplit("/", 1)[-1]
-        note = (f"neither Resource Graph nor ARM has any of the subscription's {kind_name}: the platform "
-                "default was assumed (subscription owners are mailed about high-severity alerts)")
-        return [{**shell, "properties": dict(default), ANNOTATION: {"assumed": note}}]
+        return [_assumed(shell, default, f"neither Resource Graph nor ARM has any of the subscription's "
+                         f"{kind_name}: the platform default was assumed (subscription owners are mailed "
+                         "about high-severity alerts)")]
 
     def _related_from_arm(self, related: RelatedColumn, subscription: str, rid: str) -> dict[str, Any]:
         """The row for a subscription-scope resource from ARM: as ARM gives it (200); the
@@ -372,25 +376,30 @@ class LiveScan:
         except ArmAuthError:
             raise
         except ArmError as exc:
-            self.progress.done()
             default = PLATFORM_DEFAULTS.get(ltype)
             assume = exc.status == 404 and default is not None
-            with self._lock:
-                self.status.unread_children += not assume
-                self.status.not_found += exc.status == 404
-                if exc.status == 403:
-                    self.status.denied.append(Denied(what, f"/subscriptions/{subscription}",
-                                                     role_for(related.related_type)))
+            self._refused(exc, related.related_type, what, subscription, assumed=assume)
             if assume and default is not None:
                 settings = ", ".join(f"{k} {v}" for k, v in default.items())
-                note = (f"not in Resource Graph, and ARM answered 404 for the subscription's {what}: "
-                        f"the platform default was assumed ({settings})")
-                return {**shell, "properties": dict(default), ANNOTATION: {"assumed": note}}
-            return {**shell, ANNOTATION: {"unread": {ltype: f"not read: {exc}"}}}
+                return _assumed(shell, default, f"not in Resource Graph, and ARM answered 404 for the "
+                                f"subscription's {what}: the platform default was assumed ({settings})")
+            return _unread(shell, ltype, f"not read: {exc}")
         self.progress.done()
         if usable(body) and body["id"].lower() == rid.lower():
             return body
-        return {**shell, ANNOTATION: {"unread": {ltype: "not read: ARM answered without its id"}}}
+        return _unread(shell, ltype, "not read: ARM answered without its id")
+
+    def _refused(self, exc: ArmError, related_type: str, what: str, subscription: str, *,
+                 assumed: bool = False) -> None:
+        """Account for a subscription-scope read ARM refused: unread (unless its platform
+        default is assumed), a 404 counted, a 403 listed with the role that allows the read."""
+        self.progress.done()
+        with self._lock:
+            self.status.unread_children += not assumed
+            self.status.not_found += exc.status == 404
+            if exc.status == 403:
+                scope = f"/subscriptions/{subscription}"
+                self.status.denied.append(Denied(what, scope, role_for(related_type)))
 
     def _once(self, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if row["id"].lower() not in self._emitted:
