@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policyengine.errors import Span
-from policyengine.operators import describe
+from policyengine.operators import OPERATORS, describe
 from policyengine.paths import FieldPath
 
 
@@ -90,6 +90,16 @@ class Count:
     @functools.cached_property
     def expected_text(self) -> str:
         return f"count {describe(self.op, self.value)}"
+
+    def holds_for(self, matched: int) -> bool:
+        """Whether ``matched`` elements satisfy the count's comparison."""
+        return bool(OPERATORS[self.op].predicate(matched, self.value, True))
+
+    @property
+    def wants_none(self) -> bool:
+        """Whether no element may match (``less: 1``, ``equals: 0``): a firewall rule open to
+        every Azure service."""
+        return self.holds_for(0) and not self.holds_for(1)
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,7 @@ def _compile_count(node: ir.Count, rule: ir.Rule) -> Check:
     # Every related resource of a type (a server's firewall rules): the evidence names them.
     every = spec is not None and spec.is_list and len(node.path.segments) == 2
     # A rule that wants one of them to match (count greater than 0) says why none did.
-    wants_one = node.op in ("greater", "greaterOrEquals") and not predicate(0, expected, True)
+    wants_one = not node.holds_for(0)
 
     def check(ctx: Context, element: Any) -> Outcome:
         value, observed, note = get(ctx, element)

@@ -248,9 +248,7 @@ def _every_existence(rule: ir.Rule, rel: ir.Related, table: AliasTable,
     count = rule.condition
     exact = isinstance(count, ir.Count) and count.path.segments == ("related", rel.name) and \
         (count.op, count.value) in (("greater", 0), ("greaterOrEquals", 1))
-    none = isinstance(count, ir.Count) and (count.op, count.value) in (("less", 1), ("equals", 0),
-                                                                         ("lessOrEquals", 0))
-    if none:
+    if isinstance(count, ir.Count) and count.wants_none:
         raise Unsupported("count", f"the rule asks that no {rel.type} match: Azure Policy says that with a "
                           f"definition on {rel.type} itself (audit the one that matches), which this "
                           "export does not write; auditIfNotExists can only ask that one match")

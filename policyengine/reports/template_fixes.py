@@ -155,8 +155,8 @@ def _none_wanted(rule: ir.Rule, path: str) -> ir.Count | None:
         node = pending.pop()
         if isinstance(node, ir.AllOf):
             pending += node.items
-        elif isinstance(node, ir.Count) and node.path.text == path and node.path.is_related and \
-                (node.op, node.value) in (("less", 1), ("equals", 0), ("lessOrEquals", 0)):
+        elif isinstance(node, ir.Count) and node.path.is_related and node.path.text == path \
+                and node.wants_none:
             return node
     return None
 
