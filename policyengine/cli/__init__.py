@@ -1,9 +1,10 @@
 """The command line. ``main(argv) -> int`` returns the exit code, so tests call it directly.
 
-Exit codes (docs/architecture.md, "Exit codes"): 0 nothing failing at or above ``--fail-on``; 1 findings at or
-above it of the rules that gate (posture rules only with ``--gate all``), or failing rule tests; 2 bad usage, invalid rules or unreadable input; 3 the
-evaluation could not complete; 130 interrupted (SIGINT), 143 terminated (SIGTERM), with what was
-being written removed.
+Exit codes (docs/architecture.md, "Exit codes"): 0 nothing failing at or above ``--fail-on``;
+1 findings at or above it of the rules that gate (posture rules only with ``--gate all``), or
+failing rule tests; 2 bad usage, invalid rules or unreadable input; 3 the evaluation could not
+complete; 130 interrupted (SIGINT), 143 terminated (SIGTERM), with what was being written
+removed.
 """
 
 from __future__ import annotations
